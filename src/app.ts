@@ -1,0 +1,65 @@
+/**
+ * Composition root: builds the whole gateway (AudioCodes route, local engine when there is no
+ * OpenAI key, Bridge agents) from a config, and serves it.
+ */
+import type { Config } from "./config.ts";
+import { usesLocalEngine } from "./config.ts";
+import type { Clock } from "./core/clock.ts";
+import { systemClock } from "./core/clock.ts";
+import type { Logger } from "./core/logger.ts";
+import { silentLogger } from "./core/logger.ts";
+import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
+import type { Gateway, Mount, RunningServer } from "./server.ts";
+import { createGateway, listen } from "./server.ts";
+import { createLocalEngine } from "./local/engine.ts";
+import { nullAgent } from "./audiocodes/null_agent.ts";
+
+/** Options of {@linkcode startApp}. */
+export interface AppOptions {
+  readonly config: Config;
+  readonly log?: Logger;
+  readonly clock?: Clock;
+  /** Overrides the agent of phone calls (tests). */
+  readonly agents?: AgentFactory;
+  /** Overrides HOST/PORT (tests use 127.0.0.1:0). */
+  readonly hostname?: string;
+  readonly port?: number;
+}
+
+/** A running gateway. */
+export interface App extends RunningServer {
+  readonly gateway: Gateway;
+  /** Where Bridges connect upstream. */
+  readonly upstreamUrl: string;
+}
+
+/** Builds and serves the gateway. */
+export function startApp(options: AppOptions): App {
+  const { config } = options;
+  const log = options.log ?? silentLogger();
+  const clock = options.clock ?? systemClock;
+  const mounts: Mount[] = [];
+  if (usesLocalEngine(config)) {
+    mounts.push(createLocalEngine({
+      log: log.child({ part: "engine" }),
+      clock,
+      maxSessionMs: config.ENGINE_MAX_SESSION_MS,
+    }));
+  }
+  const gateway = createGateway({
+    config,
+    log,
+    clock,
+    agents: options.agents ?? nullAgent,
+    mounts,
+  });
+  const server = listen((request, info) => gateway.fetch(request, info), {
+    hostname: options.hostname ?? config.HOST,
+    port: options.port ?? config.PORT,
+    onClose: () => gateway.close(),
+  });
+  const upstreamUrl = usesLocalEngine(config)
+    ? `${server.url.replace(/^http/, "ws")}/v1/realtime`
+    : config.OPENAI_REALTIME_URL;
+  return { ...server, gateway, upstreamUrl };
+}

@@ -1,0 +1,333 @@
+/**
+ * Pure handlers for the AudioCodes Bot API, keyed by message type:
+ * `(state, message, ctx) => { state, effects }`. No I/O, no clock, no randomness; the per-socket
+ * shell (`connection.ts`) runs the effects.
+ */
+import type { Activity, BotMessage, VaicMessage } from "./messages.ts";
+import { base64ByteLength, isBase64 } from "./messages.ts";
+import type { AudioCodesFormat } from "./media_format.ts";
+import { chooseMediaFormat } from "./media_format.ts";
+
+/** Per-socket protocol state, a union on `phase`. */
+export type ConnectionState =
+  | { readonly phase: "new" }
+  | {
+    readonly phase: "active";
+    readonly conversationId: string;
+    readonly mediaFormat: AudioCodesFormat;
+    /** Participants whose user stream is open; `""` is the stream without a participant. */
+    readonly userStreams: readonly string[];
+  }
+  | { readonly phase: "ended" };
+
+/** The initial state of a new socket. */
+export const INITIAL_STATE: ConnectionState = { phase: "new" };
+
+/** What a handler may ask the shell to do. */
+export type Effect =
+  | { readonly type: "send"; readonly message: BotMessage }
+  | {
+    readonly type: "conversation.open";
+    readonly conversationId: string;
+    readonly mediaFormat: AudioCodesFormat;
+    readonly caller?: string;
+    readonly botName?: string;
+  }
+  | { readonly type: "conversation.resume"; readonly conversationId: string }
+  | {
+    readonly type: "conversation.end";
+    readonly conversationId: string;
+    readonly reasonCode?: string;
+    readonly reason?: string;
+  }
+  | {
+    readonly type: "call.audio";
+    readonly conversationId: string;
+    readonly audioChunk: string;
+    readonly bytes: number;
+  }
+  | {
+    readonly type: "call.userStream";
+    readonly conversationId: string;
+    readonly open: boolean;
+    readonly participant?: string;
+  }
+  | { readonly type: "call.activity"; readonly conversationId: string; readonly activity: Activity }
+  | { readonly type: "call.dropped"; readonly conversationId: string; readonly reason: string }
+  | { readonly type: "close"; readonly code: number; readonly reason: string }
+  | {
+    readonly type: "log";
+    readonly level: "debug" | "info" | "warn";
+    readonly message: string;
+    readonly fields?: Readonly<Record<string, unknown>>;
+  };
+
+/** A handler's result. */
+export interface HandlerResult {
+  readonly state: ConnectionState;
+  readonly effects: readonly Effect[];
+}
+
+/** Read-only facts a handler may consult. */
+export interface HandlerContext {
+  /** Our media format preference, most preferred first. */
+  readonly preference: readonly AudioCodesFormat[];
+  /** Looks up a live or resumable conversation by id. */
+  lookup(conversationId: string): { readonly mediaFormat: AudioCodesFormat } | undefined;
+}
+
+/** A map with one pure handler per message type. */
+export type Handlers<M extends { type: string }> = {
+  readonly [K in M["type"]]: (
+    state: ConnectionState,
+    message: Extract<M, { type: K }>,
+    ctx: HandlerContext,
+  ) => HandlerResult;
+};
+
+const same = (state: ConnectionState, ...effects: Effect[]): HandlerResult => ({ state, effects });
+
+const warn = (message: string, fields?: Record<string, unknown>): Effect => ({
+  type: "log",
+  level: "warn",
+  message,
+  ...(fields ? { fields } : {}),
+});
+
+const participantOf = (participant: string | undefined) =>
+  participant === undefined ? {} : { participant };
+
+/** The AudioCodes Bot API handler map. */
+export const handlers = {
+  "session.initiate"(state, message, ctx) {
+    if (state.phase !== "new") {
+      return same(
+        state,
+        warn("Ignored session.initiate: the socket already carries a conversation", {
+          conversationId: message.conversationId,
+        }),
+      );
+    }
+    if (ctx.lookup(message.conversationId)) {
+      return {
+        state: { phase: "ended" },
+        effects: [
+          {
+            type: "send",
+            message: {
+              type: "session.error",
+              conversationId: message.conversationId,
+              reason:
+                `Cannot accept call: conversation "${message.conversationId}" is already active`,
+            },
+          },
+          { type: "close", code: 1000, reason: "duplicate conversation" },
+        ],
+      };
+    }
+    const mediaFormat = chooseMediaFormat(message.supportedMediaFormats, ctx.preference);
+    if (!mediaFormat) {
+      return {
+        state: { phase: "ended" },
+        effects: [
+          {
+            type: "send",
+            message: {
+              type: "session.error",
+              conversationId: message.conversationId,
+              reason: `Cannot accept call: no common media format in ${
+                JSON.stringify(message.supportedMediaFormats)
+              }`,
+            },
+          },
+          { type: "close", code: 1000, reason: "call declined" },
+        ],
+      };
+    }
+    return {
+      state: {
+        phase: "active",
+        conversationId: message.conversationId,
+        mediaFormat,
+        userStreams: [],
+      },
+      effects: [
+        {
+          type: "conversation.open",
+          conversationId: message.conversationId,
+          mediaFormat,
+          ...(message.caller === undefined ? {} : { caller: message.caller }),
+          ...(message.botName === undefined ? {} : { botName: message.botName }),
+        },
+        { type: "send", message: { type: "session.accepted", mediaFormat } },
+      ],
+    };
+  },
+
+  "session.resume"(state, message, ctx) {
+    if (state.phase !== "new") {
+      return same(state, warn("Ignored session.resume: the socket already carries a conversation"));
+    }
+    const known = ctx.lookup(message.conversationId);
+    if (!known) {
+      return {
+        state: { phase: "ended" },
+        effects: [
+          {
+            type: "send",
+            message: {
+              type: "session.error",
+              conversationId: message.conversationId,
+              reason: "conversation not found",
+            },
+          },
+          { type: "close", code: 1000, reason: "unknown conversation" },
+        ],
+      };
+    }
+    return {
+      state: {
+        phase: "active",
+        conversationId: message.conversationId,
+        mediaFormat: known.mediaFormat,
+        userStreams: [],
+      },
+      effects: [
+        { type: "conversation.resume", conversationId: message.conversationId },
+        { type: "send", message: { type: "session.accepted", mediaFormat: known.mediaFormat } },
+      ],
+    };
+  },
+
+  "session.end"(state, message) {
+    if (state.phase !== "active") {
+      return {
+        state: { phase: "ended" },
+        effects: [{ type: "close", code: 1000, reason: "session ended" }],
+      };
+    }
+    return {
+      state: { phase: "ended" },
+      effects: [
+        {
+          type: "conversation.end",
+          conversationId: state.conversationId,
+          ...(message.reasonCode === undefined ? {} : { reasonCode: message.reasonCode }),
+          ...(message.reason === undefined ? {} : { reason: message.reason }),
+        },
+        { type: "close", code: 1000, reason: "session ended" },
+      ],
+    };
+  },
+
+  "connection.validate"(state) {
+    return same(state, { type: "send", message: { type: "connection.validated", success: true } });
+  },
+
+  "userStream.start"(state, message) {
+    if (state.phase !== "active") {
+      return same(state, warn("Ignored userStream.start outside a conversation"));
+    }
+    const key = message.participant ?? "";
+    const userStreams = state.userStreams.includes(key)
+      ? state.userStreams
+      : [...state.userStreams, key];
+    return {
+      state: { ...state, userStreams },
+      effects: [
+        {
+          type: "call.userStream",
+          conversationId: state.conversationId,
+          open: true,
+          ...participantOf(message.participant),
+        },
+        {
+          type: "send",
+          message: { type: "userStream.started", ...participantOf(message.participant) },
+        },
+      ],
+    };
+  },
+
+  "userStream.chunk"(state, message) {
+    if (state.phase !== "active") {
+      return same(state, warn("Dropped userStream.chunk outside a conversation"));
+    }
+    if (!state.userStreams.includes(message.participant ?? "")) {
+      return same(state, {
+        type: "call.dropped",
+        conversationId: state.conversationId,
+        reason: "Dropped userStream.chunk outside a user stream",
+      });
+    }
+    if (!isBase64(message.audioChunk)) {
+      return same(state, {
+        type: "call.dropped",
+        conversationId: state.conversationId,
+        reason: "Dropped userStream.chunk: audioChunk is not valid base64",
+      });
+    }
+    return same(state, {
+      type: "call.audio",
+      conversationId: state.conversationId,
+      audioChunk: message.audioChunk,
+      bytes: base64ByteLength(message.audioChunk),
+    });
+  },
+
+  "userStream.stop"(state, message) {
+    if (state.phase !== "active") {
+      return same(state, warn("Ignored userStream.stop outside a conversation"));
+    }
+    const key = message.participant ?? "";
+    return {
+      state: { ...state, userStreams: state.userStreams.filter((p) => p !== key) },
+      effects: [
+        {
+          type: "call.userStream",
+          conversationId: state.conversationId,
+          open: false,
+          ...participantOf(message.participant),
+        },
+        {
+          type: "send",
+          message: { type: "userStream.stopped", ...participantOf(message.participant) },
+        },
+      ],
+    };
+  },
+
+  "activities"(state, message) {
+    if (state.phase !== "active") {
+      return same(state, warn("Ignored activities outside a conversation"));
+    }
+    return same(
+      state,
+      ...message.activities.map((activity): Effect => ({
+        type: "call.activity",
+        conversationId: state.conversationId,
+        activity,
+      })),
+    );
+  },
+} satisfies Handlers<VaicMessage>;
+
+/** Dispatches one parsed message to its handler. */
+export function dispatch(
+  state: ConnectionState,
+  message: VaicMessage,
+  ctx: HandlerContext,
+): HandlerResult {
+  // The cast is the one place the union meets the map; `satisfies` above keeps it exhaustive.
+  const handler = handlers[message.type] as (
+    s: ConnectionState,
+    m: VaicMessage,
+    c: HandlerContext,
+  ) => HandlerResult;
+  return handler(state, message, ctx);
+}
+
+/** Lower-cased event name of an activity, for case-insensitive matching (§0.8). */
+export function eventName(activity: Activity): string | undefined {
+  return activity.type === "event" ? activity.name?.toLowerCase() : undefined;
+}

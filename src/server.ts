@@ -1,0 +1,185 @@
+/**
+ * The gateway as a plain `(Request) => Response` function built from its dependencies, and a
+ * `Deno.serve` wrapper that owns the listening socket.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Config } from "./config.ts";
+import { usesLocalEngine } from "./config.ts";
+import type { Clock } from "./core/clock.ts";
+import { systemClock } from "./core/clock.ts";
+import type { Logger } from "./core/logger.ts";
+import { silentLogger } from "./core/logger.ts";
+import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
+import { ConversationManager } from "./audiocodes/conversation_manager.ts";
+import { serveAudioCodesSocket } from "./audiocodes/connection.ts";
+
+/** A route-level handler mounted by an optional part of the gateway (engine, user API, page). */
+export interface Mount {
+  /** Answers the request, or returns undefined when the path is not its own. */
+  handle(
+    request: Request,
+    info: { remoteAddr?: Deno.Addr },
+  ): Response | Promise<Response> | undefined;
+  /** Live connection counts for `/health`. */
+  stats?(): Record<string, unknown>;
+  close?(): Promise<void>;
+}
+
+/** What the gateway is built from. */
+export interface GatewayDeps {
+  readonly config: Config;
+  readonly log?: Logger;
+  readonly clock?: Clock;
+  /** Builds the agent for each phone call (the Bridge in production). */
+  readonly agents: AgentFactory;
+  /** Extra route handlers, tried in order after the built-in routes. */
+  readonly mounts?: readonly Mount[];
+}
+
+/** A built gateway: its fetch handler and its state. */
+export interface Gateway {
+  fetch(request: Request, info?: { remoteAddr?: Deno.Addr }): Response | Promise<Response>;
+  readonly manager: ConversationManager;
+  close(): Promise<void>;
+}
+
+const json = (body: unknown, status = 200, headers: HeadersInit = {}): Response =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+
+/** Compares two secrets in constant time (hashing first makes the lengths equal). */
+export function secretsEqual(a: string, b: string): boolean {
+  const ha = createHash("sha256").update(a).digest();
+  const hb = createHash("sha256").update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/** Extracts the token of an `Authorization: Bearer <token>` header. */
+export function bearerToken(request: Request): string | undefined {
+  const header = request.headers.get("authorization");
+  const match = header?.match(/^Bearer\s+(.+)$/i);
+  return match?.[1]?.trim();
+}
+
+/** Builds the gateway's request handler. */
+export function createGateway(deps: GatewayDeps): Gateway {
+  const log = deps.log ?? silentLogger();
+  const clock = deps.clock ?? systemClock;
+  const config = deps.config;
+  const startedAt = clock.now();
+  const manager = new ConversationManager({
+    clock,
+    graceMs: config.RESUME_GRACE_MS,
+    log: log.child({ part: "audiocodes" }),
+    agents: deps.agents,
+  });
+  const mounts = deps.mounts ?? [];
+  const sockets = new Set<WebSocket>();
+
+  const authorizedForBot = (request: Request): boolean => {
+    const expected = config.AUDIOCODES_BOT_TOKEN;
+    if (expected === undefined) return true;
+    const token = bearerToken(request);
+    return token !== undefined && secretsEqual(token, expected);
+  };
+
+  const audiocodes = (request: Request): Response => {
+    // Headers must be read before Deno.upgradeWebSocket.
+    if (!authorizedForBot(request)) {
+      log.warn({ path: "/ws" }, "Refused AudioCodes connection: bad or missing bearer token");
+      return json({ error: "unauthorized" }, 401, { "www-authenticate": "Bearer" });
+    }
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      // VAIC / Live Hub validation probe (§1.5).
+      return json({ type: "ac-bot-api", success: true });
+    }
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    sockets.add(socket);
+    socket.addEventListener("close", () => sockets.delete(socket));
+    serveAudioCodesSocket(socket, {
+      manager,
+      preference: config.MEDIA_FORMATS,
+      maxFrameBytes: config.MAX_FRAME_BYTES,
+      log: log.child({ part: "audiocodes" }),
+    });
+    return response;
+  };
+
+  const health = (): Response => {
+    const calls = manager.list();
+    const mountStats = Object.assign({}, ...mounts.map((m) => m.stats?.() ?? {}));
+    return json({
+      status: "ok",
+      uptimeSeconds: Math.round((clock.now() - startedAt) / 1000),
+      upstream: {
+        mode: usesLocalEngine(config) ? "local" : "openai",
+        model: config.OPENAI_REALTIME_MODEL,
+      },
+      calls: {
+        active: calls.filter((c) => c.phase === "live").length,
+        detached: calls.filter((c) => c.phase === "detached").length,
+      },
+      ...mountStats,
+    });
+  };
+
+  return {
+    manager,
+    fetch(request, info = {}) {
+      const url = new URL(request.url);
+      if (url.pathname === "/ws" && request.method === "GET") return audiocodes(request);
+      if (url.pathname === "/health" && request.method === "GET") return health();
+      for (const mount of mounts) {
+        const response = mount.handle(request, info);
+        if (response) return response;
+      }
+      return json({ error: "not found" }, 404);
+    },
+    async close() {
+      await manager.close();
+      for (const socket of sockets) socket.close(1001, "gateway shutting down");
+      for (const mount of mounts) await mount.close?.();
+    },
+  };
+}
+
+/** A running server. */
+export interface RunningServer extends AsyncDisposable {
+  /** Base URL, e.g. `http://127.0.0.1:8000`. */
+  readonly url: string;
+  readonly port: number;
+  readonly finished: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Serves a fetch handler with `Deno.serve`; port 0 picks a free port. */
+export function listen(
+  handler: (
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ) => Response | Promise<Response>,
+  options: { hostname: string; port: number; onClose?: () => Promise<void> },
+): RunningServer {
+  const server = Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    onListen: () => {},
+  }, handler);
+  const addr = server.addr;
+  const host = addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      await options.onClose?.();
+      await server.shutdown();
+    })();
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}`,
+    port: addr.port,
+    finished: server.finished,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,122 @@
+/** Shared test helpers: a gateway on 127.0.0.1:0 and a WebSocket client that awaits messages. */
+import { loadConfig } from "../src/config.ts";
+import type { Config } from "../src/config.ts";
+import { startApp } from "../src/app.ts";
+import type { App, AppOptions } from "../src/app.ts";
+
+/** A config from defaults plus overrides (environment-variable names and string values). */
+export function testConfig(env: Record<string, string> = {}): Config {
+  const result = loadConfig({ LOG_LEVEL: "silent", ...env });
+  if (!result.ok) throw new TypeError(result.error);
+  return result.config;
+}
+
+/** Starts the whole gateway on an ephemeral loopback port. */
+export function startTestApp(
+  env: Record<string, string> = {},
+  options: Omit<AppOptions, "config"> = {},
+): App {
+  return startApp({ config: testConfig(env), hostname: "127.0.0.1", port: 0, ...options });
+}
+
+/** A JSON WebSocket client whose incoming messages can be awaited in order. */
+export class JsonSocket implements AsyncDisposable {
+  readonly socket: WebSocket;
+  readonly received: Record<string, unknown>[] = [];
+  readonly opened: Promise<void>;
+  readonly closed: Promise<CloseEvent>;
+  #cursor = 0;
+  #waiters: (() => void)[] = [];
+
+  constructor(url: string, options: { headers?: HeadersInit; protocols?: string[] } = {}) {
+    this.socket = options.headers
+      ? new WebSocket(url, { headers: options.headers, protocols: options.protocols })
+      : new WebSocket(url, options.protocols);
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.addEventListener("open", () => resolve(), { once: true });
+      this.socket.addEventListener(
+        "error",
+        (e) => reject(new Error(`WebSocket error: ${String((e as ErrorEvent).message ?? "")}`)),
+        { once: true },
+      );
+    });
+    this.opened.catch(() => {});
+    this.closed = new Promise((resolve) =>
+      this.socket.addEventListener("close", (e) => {
+        resolve(e);
+        this.#wake();
+      }, { once: true })
+    );
+    this.socket.addEventListener("message", (event) => {
+      this.received.push(JSON.parse(String(event.data)));
+      this.#wake();
+    });
+  }
+
+  #wake() {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  send(message: unknown): void {
+    this.socket.send(typeof message === "string" ? message : JSON.stringify(message));
+  }
+
+  /** Resolves with the next message (after the cursor) matching the predicate; skips others. */
+  async next(
+    match: string | ((m: Record<string, unknown>) => boolean) = () => true,
+    timeoutMs = 5000,
+  ): Promise<Record<string, unknown>> {
+    const pred = typeof match === "string"
+      ? (m: Record<string, unknown>) => m.type === match
+      : match;
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      while (this.#cursor < this.received.length) {
+        const m = this.received[this.#cursor++]!;
+        if (pred(m)) return m;
+      }
+      if (this.socket.readyState === WebSocket.CLOSED) {
+        throw new Error(
+          `Socket closed while waiting for ${typeof match === "string" ? match : "a message"}`,
+        );
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`Timed out waiting for ${typeof match === "string" ? match : "a message"}`);
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+  }
+
+  /** Messages received so far after the cursor, without consuming them. */
+  pending(): Record<string, unknown>[] {
+    return this.received.slice(this.#cursor);
+  }
+
+  async close(code = 1000): Promise<void> {
+    if (
+      this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING
+    ) {
+      try {
+        this.socket.close(code);
+      } catch { /* already closing */ }
+    }
+    await this.closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** The `ws://` URL of a path on a running app. */
+export function wsUrl(app: { url: string }, path: string): string {
+  return `${app.url.replace(/^http/, "ws")}${path}`;
+}
