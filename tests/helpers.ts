@@ -59,8 +59,14 @@ export class JsonSocket implements AsyncDisposable {
     for (const w of waiters) w();
   }
 
+  /** Sends now, or as soon as the socket opens. */
   send(message: unknown): void {
-    this.socket.send(typeof message === "string" ? message : JSON.stringify(message));
+    const frame = typeof message === "string" ? message : JSON.stringify(message);
+    if (this.socket.readyState === WebSocket.CONNECTING) {
+      this.opened.then(() => this.socket.send(frame), () => {});
+    } else {
+      this.socket.send(frame);
+    }
   }
 
   /** Resolves with the next message (after the cursor) matching the predicate; skips others. */
