@@ -12,7 +12,8 @@ import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
 import type { Gateway, Mount, RunningServer } from "./server.ts";
 import { createGateway, listen } from "./server.ts";
 import { createLocalEngine } from "./local/engine.ts";
-import { nullAgent } from "./audiocodes/null_agent.ts";
+import { phoneAgents } from "./audiocodes/phone_agent.ts";
+import { ResamplerFactory } from "./audio/resampler.ts";
 
 /** Options of {@linkcode startApp}. */
 export interface AppOptions {
@@ -34,8 +35,9 @@ export interface App extends RunningServer {
 }
 
 /** Builds and serves the gateway. */
-export function startApp(options: AppOptions): App {
+export async function startApp(options: AppOptions): Promise<App> {
   const { config } = options;
+  const resamplers = await ResamplerFactory.load();
   const log = options.log ?? silentLogger();
   const clock = options.clock ?? systemClock;
   const mounts: Mount[] = [];
@@ -46,11 +48,13 @@ export function startApp(options: AppOptions): App {
       maxSessionMs: config.ENGINE_MAX_SESSION_MS,
     }));
   }
+  let upstreamUrl = config.OPENAI_REALTIME_URL;
   const gateway = createGateway({
     config,
     log,
     clock,
-    agents: options.agents ?? nullAgent,
+    agents: options.agents ??
+      phoneAgents({ config, clock, resamplers, upstreamUrl: () => upstreamUrl }),
     mounts,
   });
   const server = listen((request, info) => gateway.fetch(request, info), {
@@ -58,8 +62,6 @@ export function startApp(options: AppOptions): App {
     port: options.port ?? config.PORT,
     onClose: () => gateway.close(),
   });
-  const upstreamUrl = usesLocalEngine(config)
-    ? `${server.url.replace(/^http/, "ws")}/v1/realtime`
-    : config.OPENAI_REALTIME_URL;
+  if (usesLocalEngine(config)) upstreamUrl = `${server.url.replace(/^http/, "ws")}/v1/realtime`;
   return { ...server, gateway, upstreamUrl };
 }

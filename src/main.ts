@@ -11,7 +11,7 @@ if (import.meta.main) {
   }
   const config = result.config;
   const log = createLogger(config.LOG_LEVEL);
-  const app = startApp({ config, log });
+  const app = await startApp({ config, log });
   log.info({
     url: app.url,
     audiocodes: `${app.url.replace(/^http/, "ws")}/ws`,

@@ -15,7 +15,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
 export function startTestApp(
   env: Record<string, string> = {},
   options: Omit<AppOptions, "config"> = {},
-): App {
+): Promise<App> {
   return startApp({ config: testConfig(env), hostname: "127.0.0.1", port: 0, ...options });
 }
 

@@ -31,6 +31,9 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
     send(message: BotMessage) {
       if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
     },
+    sendText(frame: string) {
+      if (socket.readyState === WebSocket.OPEN) socket.send(frame);
+    },
     close(code, reason) {
       if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
         socket.close(code, reason);

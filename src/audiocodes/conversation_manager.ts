@@ -28,6 +28,8 @@ export interface TranscriptEntry {
 /** The outbound side of a socket: sends one message. */
 export interface CallSocket {
   send(message: BotMessage): void;
+  /** Sends an already serialised message (hot path: play-stream chunks). */
+  sendText(frame: string): void;
   close(code: number, reason: string): void;
 }
 
@@ -59,6 +61,8 @@ export interface CallHandle {
   readonly callData: Readonly<Record<string, unknown>> | undefined;
   /** Sends to VAIC if a socket is attached; returns false when the message was dropped. */
   send(message: BotMessage): boolean;
+  /** Sends an already serialised message; false when dropped. */
+  sendText(frame: string): boolean;
   /** Whether a socket is attached. */
   readonly attached: boolean;
   /** Records a call event (bot side: hangup, transfer, …). */
@@ -129,6 +133,13 @@ export class Conversation implements CallHandle {
   send(message: BotMessage): boolean {
     if (!this.socket || this.phase !== "live") return false;
     this.socket.send(message);
+    this.stats.messagesOut++;
+    return true;
+  }
+
+  sendText(frame: string): boolean {
+    if (!this.socket || this.phase !== "live") return false;
+    this.socket.sendText(frame);
     this.stats.messagesOut++;
     return true;
   }

@@ -31,7 +31,7 @@ async function quietSince(socket: JsonSocket): Promise<Record<string, unknown>[]
   return before;
 }
 
-function released(app: ReturnType<typeof startTestApp>): Promise<[Conversation, string]> {
+function released(app: Awaited<ReturnType<typeof startTestApp>>): Promise<[Conversation, string]> {
   return new Promise((resolve) => {
     const off = app.gateway.manager.onRelease((c, reason) => {
       off();
@@ -41,7 +41,7 @@ function released(app: ReturnType<typeof startTestApp>): Promise<[Conversation, 
 }
 
 Deno.test("GET /ws without upgrade answers the VAIC validation probe", async () => {
-  await using app = startTestApp();
+  await using app = await startTestApp();
   const response = await fetch(`${app.url}/ws`);
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), { type: "ac-bot-api", success: true });
@@ -49,7 +49,7 @@ Deno.test("GET /ws without upgrade answers the VAIC validation probe", async () 
 
 Deno.test("GET /health reports status, upstream mode and active calls", async () => {
   const { agents } = recordingAgents();
-  await using app = startTestApp({}, { agents });
+  await using app = await startTestApp({}, { agents });
   await using vaic = new JsonSocket(wsUrl(app, "/ws"));
   vaic.send(initiate());
   await vaic.next("session.accepted");
@@ -61,7 +61,7 @@ Deno.test("GET /health reports status, upstream mode and active calls", async ()
 
 Deno.test("/ws checks the bearer token before the upgrade", async (t) => {
   const { agents } = recordingAgents();
-  await using app = startTestApp({ AUDIOCODES_BOT_TOKEN: "s3cr3t-shared-token" }, { agents });
+  await using app = await startTestApp({ AUDIOCODES_BOT_TOKEN: "s3cr3t-shared-token" }, { agents });
 
   await t.step("plain GET without a token gets 401", async () => {
     const response = await fetch(`${app.url}/ws`);
@@ -102,7 +102,7 @@ Deno.test("/ws checks the bearer token before the upgrade", async (t) => {
 
 Deno.test("connection.validate is answered outside any call", async () => {
   const { agents, calls } = recordingAgents();
-  await using app = startTestApp({}, { agents });
+  await using app = await startTestApp({}, { agents });
   await using vaic = new JsonSocket(wsUrl(app, "/ws"));
   vaic.send({
     type: "connection.validate",
@@ -134,7 +134,7 @@ Deno.test("session.initiate picks the media format by our preference", async (t)
   for (const c of cases) {
     await t.step(c.name, async () => {
       const { agents, calls } = recordingAgents();
-      await using app = startTestApp(c.env, { agents });
+      await using app = await startTestApp(c.env, { agents });
       await using vaic = new JsonSocket(wsUrl(app, "/ws"));
       vaic.send(initiate(ID, c.offer));
       assert.deepEqual(await vaic.next(), { type: "session.accepted", mediaFormat: c.want });
@@ -153,7 +153,7 @@ Deno.test("session.initiate with no usable format is declined with session.error
   ) {
     await t.step(JSON.stringify(offer), async () => {
       const { agents, calls } = recordingAgents();
-      await using app = startTestApp(env, { agents });
+      await using app = await startTestApp(env, { agents });
       await using vaic = new JsonSocket(wsUrl(app, "/ws"));
       vaic.send(initiate("3f0a9c1e-0000-4000-8000-000000000004", [...offer]));
       const error = await vaic.next();
@@ -170,7 +170,7 @@ Deno.test("session.initiate with no usable format is declined with session.error
 
 Deno.test("user streams are acknowledged and chunks reach the agent untouched", async () => {
   const { agents, calls } = recordingAgents();
-  await using app = startTestApp({}, { agents });
+  await using app = await startTestApp({}, { agents });
   await using vaic = new JsonSocket(wsUrl(app, "/ws"));
   vaic.send(initiate());
   await vaic.next("session.accepted");
@@ -190,7 +190,7 @@ Deno.test("user streams are acknowledged and chunks reach the agent untouched", 
 
 Deno.test("userStream.start and stop echo the participant", async () => {
   const { agents } = recordingAgents();
-  await using app = startTestApp({}, { agents });
+  await using app = await startTestApp({}, { agents });
   await using vaic = new JsonSocket(wsUrl(app, "/ws"));
   vaic.send(initiate());
   await vaic.next("session.accepted");
@@ -202,7 +202,7 @@ Deno.test("userStream.start and stop echo the participant", async () => {
 
 Deno.test("activities are recorded and never answered", async () => {
   const { agents, calls } = recordingAgents();
-  await using app = startTestApp({}, { agents });
+  await using app = await startTestApp({}, { agents });
   await using vaic = new JsonSocket(wsUrl(app, "/ws"));
   vaic.send(initiate());
   await vaic.next("session.accepted");
@@ -277,7 +277,7 @@ Deno.test("session.end releases the call, closes the socket and sends nothing", 
   ) {
     await t.step(JSON.stringify(end), async () => {
       const { agents, calls } = recordingAgents();
-      await using app = startTestApp({}, { agents });
+      await using app = await startTestApp({}, { agents });
       await using vaic = new JsonSocket(wsUrl(app, "/ws"));
       vaic.send(initiate());
       await vaic.next("session.accepted");
@@ -295,7 +295,7 @@ Deno.test("session.end releases the call, closes the socket and sends nothing", 
 
 Deno.test("bad input is dropped and the call survives", async (t) => {
   const { agents, calls } = recordingAgents();
-  await using app = startTestApp({}, { agents });
+  await using app = await startTestApp({}, { agents });
   await using vaic = new JsonSocket(wsUrl(app, "/ws"));
   vaic.send(initiate());
   await vaic.next("session.accepted");
@@ -340,7 +340,7 @@ Deno.test("bad input is dropped and the call survives", async (t) => {
 
 Deno.test("session.initiate with wrong field types is declined", async () => {
   const { agents } = recordingAgents();
-  await using app = startTestApp({}, { agents });
+  await using app = await startTestApp({}, { agents });
   await using vaic = new JsonSocket(wsUrl(app, "/ws"));
   vaic.send({ type: "session.initiate", conversationId: ID, supportedMediaFormats: "raw/mulaw" });
   const error = await vaic.next();
@@ -355,7 +355,7 @@ Deno.test("session.initiate with wrong field types is declined", async () => {
 
 Deno.test("a second socket cannot initiate a live conversation", async () => {
   const { agents } = recordingAgents();
-  await using app = startTestApp({}, { agents });
+  await using app = await startTestApp({}, { agents });
   await using first = new JsonSocket(wsUrl(app, "/ws"));
   first.send(initiate());
   await first.next("session.accepted");
@@ -371,7 +371,7 @@ Deno.test("a second socket cannot initiate a live conversation", async () => {
 
 Deno.test("a frame over the size limit closes with 1009 and spares other calls", async () => {
   const { agents, calls } = recordingAgents();
-  await using app = startTestApp({ MAX_FRAME_BYTES: "4096" }, { agents });
+  await using app = await startTestApp({ MAX_FRAME_BYTES: "4096" }, { agents });
   await using big = new JsonSocket(wsUrl(app, "/ws"));
   await using other = new JsonSocket(wsUrl(app, "/ws"));
   big.send(initiate());
@@ -398,7 +398,7 @@ Deno.test("a frame over the size limit closes with 1009 and spares other calls",
 
 Deno.test("garbage on one call never disturbs another", async () => {
   const { agents, calls } = recordingAgents();
-  await using app = startTestApp({}, { agents });
+  await using app = await startTestApp({}, { agents });
   const ids = ["3f0a9c1e-0000-4000-8000-00000000000a", "3f0a9c1e-0000-4000-8000-00000000000b"];
   await using bad = new JsonSocket(wsUrl(app, "/ws"));
   await using good = new JsonSocket(wsUrl(app, "/ws"));
@@ -420,7 +420,7 @@ Deno.test("garbage on one call never disturbs another", async () => {
 
 Deno.test("session.resume re-attaches a dropped call within the grace period", async () => {
   const { agents, calls } = recordingAgents();
-  await using app = startTestApp({ RESUME_GRACE_MS: "30000" }, { agents });
+  await using app = await startTestApp({ RESUME_GRACE_MS: "30000" }, { agents });
   const first = new JsonSocket(wsUrl(app, "/ws"));
   first.send(initiate(ID, ["raw/mulaw"]));
   await first.next("session.accepted");
@@ -453,7 +453,7 @@ Deno.test("session.resume re-attaches a dropped call within the grace period", a
 });
 
 Deno.test("session.resume of an unknown conversation is refused", async () => {
-  await using app = startTestApp();
+  await using app = await startTestApp();
   await using vaic = new JsonSocket(wsUrl(app, "/ws"));
   vaic.send({ type: "session.resume", conversationId: ID });
   assert.deepEqual(await vaic.next(), {
@@ -466,7 +466,7 @@ Deno.test("session.resume of an unknown conversation is refused", async () => {
 
 Deno.test("a dropped call is released when the resume grace period expires", async () => {
   const { agents, calls } = recordingAgents();
-  await using app = startTestApp({ RESUME_GRACE_MS: "30" }, { agents });
+  await using app = await startTestApp({ RESUME_GRACE_MS: "30" }, { agents });
   const vaic = new JsonSocket(wsUrl(app, "/ws"));
   vaic.send(initiate());
   await vaic.next("session.accepted");

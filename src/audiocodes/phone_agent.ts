@@ -1,0 +1,424 @@
+/**
+ * The phone side of a Bridge: an AudioCodes call. Caller audio goes upstream (untouched when
+ * the formats meet, resampled otherwise); model audio comes back as paced play streams;
+ * speech and transcripts become `userStream.speech.*`; DTMF, greeting, hangup and transfer are
+ * handled here.
+ */
+import type { Config } from "../config.ts";
+import type { Clock, TimerId } from "../core/clock.ts";
+import type { ResamplerFactory } from "../audio/resampler.ts";
+import { bytesOf } from "../audio/pcm.ts";
+import type { BridgeLeg, FunctionCall, LegEvent } from "../bridge/bridge.ts";
+import { Bridge } from "../bridge/bridge.ts";
+import type { Interrupted } from "../bridge/playout.ts";
+import { Playout } from "../bridge/playout.ts";
+import { Transcoder } from "../bridge/transcode.ts";
+import type { FunctionTool } from "../realtime/session_config.ts";
+import { fillTemplate, turnDetectionFromConfig } from "../realtime/session_config.ts";
+import type { AgentFactory, CallAgent, CallHandle } from "./conversation_manager.ts";
+import { eventName } from "./handlers.ts";
+import type { Activity } from "./messages.ts";
+import { base64ByteLength } from "./messages.ts";
+import type { FormatPlan } from "./media_format.ts";
+import { formatPlan } from "./media_format.ts";
+
+/** What phone agents are built from. */
+export interface PhoneAgentDeps {
+  readonly config: Config;
+  /** The upstream endpoint (the local engine's URL is known only once the server listens). */
+  readonly upstreamUrl: () => string;
+  readonly resamplers: ResamplerFactory;
+  readonly clock: Clock;
+}
+
+/** The tools the gateway owns on phone calls. */
+export function phoneTools(config: Config): FunctionTool[] {
+  const tools: FunctionTool[] = [{
+    type: "function",
+    name: "end_call",
+    description:
+      "Hang up the phone call. Say a short goodbye first; the call ends after it has played.",
+    parameters: {
+      type: "object",
+      properties: { reason: { type: "string", description: "Why the call ends" } },
+      required: ["reason"],
+    },
+  }];
+  if (config.TRANSFER_TARGETS.length > 0) {
+    tools.push({
+      type: "function",
+      name: "transfer_call",
+      description: "Transfer the caller to a human agent or another number.",
+      parameters: {
+        type: "object",
+        properties: {
+          target: {
+            type: "string",
+            description: "Transfer target URI",
+            enum: [...config.TRANSFER_TARGETS],
+          },
+          reason: { type: "string", description: "Why the caller is transferred" },
+        },
+        required: ["target"],
+      },
+    });
+  }
+  return tools;
+}
+
+/** Builds a Bridge-backed agent for each call. */
+export function phoneAgents(deps: PhoneAgentDeps): AgentFactory {
+  return (call) => new PhoneAgent(call, deps);
+}
+
+/** Milliseconds of model audio per play-stream chunk: whole samples, whole base64 quads. */
+const PIECE_MS = { pcm16: 20, mulaw: 30, alaw: 30 } as const;
+
+type AfterSpeech = { readonly action: () => void; waitResponses: number };
+
+class PhoneAgent implements CallAgent, BridgeLeg {
+  readonly #call: CallHandle;
+  readonly #config: Config;
+  readonly #clock: Clock;
+  readonly #plan: FormatPlan;
+  readonly #upstreamBytesPerMs: number;
+  readonly #pieceChars: number;
+  readonly #pieceSamples: number;
+  readonly #transcoder: Transcoder | undefined;
+  readonly #playout: Playout;
+  readonly #bridge: Bridge;
+  #streams = 0;
+  #streamId = "";
+  #started = false;
+  #ending = false;
+  #detached = false;
+  #dtmfDigits = "";
+  #dtmfTimer: TimerId | undefined;
+  #safetyTimer: TimerId | undefined;
+  #after: AfterSpeech | undefined;
+  #instructions: string;
+
+  constructor(call: CallHandle, deps: PhoneAgentDeps) {
+    this.#call = call;
+    this.#config = deps.config;
+    this.#clock = deps.clock;
+    this.#plan = formatPlan(call.mediaFormat);
+    this.#upstreamBytesPerMs = this.#plan.upstream.type === "audio/pcm" ? 48 : 8;
+    const pieceBytes = PIECE_MS[this.#plan.codec] * this.#plan.bytesPerMs;
+    this.#pieceChars = (pieceBytes / 3) * 4;
+    this.#pieceSamples = PIECE_MS.pcm16 * (this.#plan.sampleRate / 1000);
+    this.#transcoder = this.#plan.passThrough
+      ? undefined
+      : new Transcoder(deps.resamplers, this.#plan.sampleRate);
+    this.#playout = new Playout({
+      clock: deps.clock,
+      leadMs: deps.config.PLAYOUT_LEAD_MS,
+      sink: {
+        start: () => {
+          this.#streamId = `play-${this.#streams++}`;
+          this.#call.send({
+            type: "playStream.start",
+            streamId: this.#streamId,
+            mediaFormat: this.#call.mediaFormat,
+          });
+        },
+        chunk: (piece) => {
+          this.#call.sendText(
+            `{"type":"playStream.chunk","streamId":"${this.#streamId}","audioChunk":"${piece}"}`,
+          );
+        },
+        stop: () => {
+          this.#call.send({ type: "playStream.stop", streamId: this.#streamId });
+        },
+      },
+    });
+    this.#instructions = deps.config.INSTRUCTIONS;
+    this.#bridge = new Bridge({
+      upstream: {
+        url: deps.upstreamUrl(),
+        model: deps.config.OPENAI_REALTIME_MODEL,
+        ...(deps.config.OPENAI_API_KEY ? { apiKey: deps.config.OPENAI_API_KEY } : {}),
+      },
+      session: {
+        format: this.#plan.upstream,
+        instructions: this.#instructions,
+        voice: deps.config.VOICE,
+        tools: phoneTools(deps.config),
+        turnDetection: turnDetectionFromConfig(deps.config),
+        transcriptionModel: deps.config.INPUT_TRANSCRIPTION_MODEL === "off"
+          ? null
+          : deps.config.INPUT_TRANSCRIPTION_MODEL,
+      },
+      upstreamBytesPerMs: this.#upstreamBytesPerMs,
+      leg: this,
+      clock: deps.clock,
+      log: call.log,
+      onFunctionCall: (fc) => this.#onFunctionCall(fc),
+      onFailed: (reason) => this.#onFailed(reason),
+    });
+    this.#bridge.start();
+  }
+
+  /** The Bridge, for tests and metrics. */
+  get bridge(): Bridge {
+    return this.#bridge;
+  }
+
+  // ---- CallAgent (VAIC → model) ----
+
+  audio(audioChunk: string): void {
+    this.#bridge.appendAudio(
+      this.#transcoder ? this.#transcoder.toUpstream(audioChunk) : audioChunk,
+    );
+  }
+
+  userStream(): void {}
+
+  activity(activity: Activity): void {
+    switch (eventName(activity)) {
+      case "start":
+        return this.#onStart();
+      case "dtmf":
+        return this.#onDtmf(typeof activity.value === "string" ? activity.value : "");
+      default:
+        return;
+    }
+  }
+
+  detached(): void {
+    this.#detached = true;
+    // The play stream died with the socket: account for what was heard, drop the rest.
+    this.#bridge.interrupt();
+  }
+
+  resumed(): void {
+    this.#detached = false;
+  }
+
+  close(): Promise<void> {
+    this.#bridge.close();
+    this.#playout.close();
+    this.#transcoder?.close();
+    if (this.#dtmfTimer !== undefined) this.#clock.clearTimeout(this.#dtmfTimer);
+    if (this.#safetyTimer !== undefined) this.#clock.clearTimeout(this.#safetyTimer);
+    return Promise.resolve();
+  }
+
+  // ---- BridgeLeg (model → VAIC) ----
+
+  playAudio(itemId: string, delta: string): void {
+    if (this.#detached || this.#ending) return;
+    if (!this.#transcoder) {
+      const bpm = this.#plan.bytesPerMs;
+      for (let i = 0; i < delta.length; i += this.#pieceChars) {
+        const piece = delta.substring(i, i + this.#pieceChars);
+        this.#playout.push(itemId, piece, base64ByteLength(piece) / bpm);
+      }
+      return;
+    }
+    const samples = this.#transcoder.fromUpstream(delta);
+    const perMs = this.#plan.sampleRate / 1000;
+    for (let i = 0; i < samples.length; i += this.#pieceSamples) {
+      const piece = samples.subarray(i, i + this.#pieceSamples);
+      this.#playout.push(itemId, bytesOf(piece).toBase64(), piece.length / perMs);
+    }
+  }
+
+  endAudio(itemId: string): void {
+    this.#playout.finish(itemId);
+  }
+
+  interrupt(): Interrupted | undefined {
+    return this.#playout.interrupt();
+  }
+
+  notify(event: LegEvent): void {
+    switch (event.type) {
+      case "speech.started":
+        this.#call.send({ type: "userStream.speech.started" });
+        return;
+      case "speech.stopped":
+        this.#call.send({ type: "userStream.speech.stopped" });
+        return;
+      case "speech.committed":
+        this.#call.send({ type: "userStream.speech.committed" });
+        return;
+      case "speech.hypothesis":
+        this.#call.send({ type: "userStream.speech.hypothesis", alternatives: [{ text: event.text }] });
+        return;
+      case "speech.recognition":
+        this.#call.transcribe("caller", event.text);
+        this.#call.send({
+          type: "userStream.speech.recognition",
+          alternatives: [{ text: event.text }],
+        });
+        return;
+      case "response.transcript.done":
+        this.#call.transcribe("bot", event.text);
+        return;
+      case "response.done":
+        if (this.#after && --this.#after.waitResponses <= 0) {
+          const { action } = this.#after;
+          this.#after = undefined;
+          this.#playout.whenIdle(action);
+        }
+        return;
+      case "response.started":
+      case "response.transcript.delta":
+      case "error":
+        return;
+      default:
+        event satisfies never;
+    }
+  }
+
+  // ---- call control ----
+
+  #onStart(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const data = this.#call.callData ?? {};
+    const filled = fillTemplate(this.#config.INSTRUCTIONS, data);
+    if (filled !== this.#instructions) {
+      this.#instructions = filled;
+      this.#bridge.updateSession({ instructions: filled });
+    }
+    if (this.#config.GREETING) {
+      this.#bridge.requestResponse({
+        instructions: `${filled}\n\n${fillTemplate(this.#config.GREETING_INSTRUCTIONS, data)}`,
+      });
+    }
+  }
+
+  #onDtmf(digits: string): void {
+    const clean = digits.replace(/[^0-9*#A-Da-d]/g, "");
+    if (!clean || this.#ending) return;
+    if (this.#config.DTMF_MODE === "digit") {
+      this.#sendDtmf(`The caller pressed ${clean} on the phone keypad.`);
+      return;
+    }
+    this.#dtmfDigits += clean;
+    if (this.#dtmfTimer !== undefined) this.#clock.clearTimeout(this.#dtmfTimer);
+    this.#dtmfTimer = undefined;
+    const hash = this.#dtmfDigits.indexOf("#");
+    if (hash >= 0) {
+      const entered = this.#dtmfDigits.slice(0, hash);
+      this.#dtmfDigits = this.#dtmfDigits.slice(hash + 1);
+      this.#sendDtmf(`The caller entered ${entered || "nothing"} followed by # on the phone keypad.`);
+      return;
+    }
+    this.#dtmfTimer = this.#clock.setTimeout(() => {
+      this.#dtmfTimer = undefined;
+      const entered = this.#dtmfDigits;
+      this.#dtmfDigits = "";
+      if (entered) this.#sendDtmf(`The caller entered ${entered} on the phone keypad.`);
+    }, this.#config.DTMF_TIMEOUT_MS);
+  }
+
+  #sendDtmf(text: string): void {
+    // A key press is an answer: stop talking over it.
+    this.#bridge.interrupt();
+    this.#bridge.sendUserText(text);
+    this.#bridge.requestResponse();
+  }
+
+  #onFunctionCall(call: FunctionCall): void {
+    const args = parseArgs(call.arguments);
+    const spoke = this.#bridge.responseHadAudio(call.responseId);
+    switch (call.name) {
+      case "end_call": {
+        const reason = typeof args.reason === "string" && args.reason ? args.reason : "completed";
+        this.#call.record("tool.end_call", { reason });
+        this.#bridge.sendFunctionOutput(call.callId, JSON.stringify({ ok: true }), !spoke);
+        // The hangup goes out only after the farewell has played.
+        this.#afterSpeech(spoke ? 1 : 2, () => this.#hangup(reason));
+        return;
+      }
+      case "transfer_call": {
+        const target = typeof args.target === "string" ? args.target : "";
+        const reason = typeof args.reason === "string" ? args.reason : "transfer requested";
+        if (!this.#config.TRANSFER_TARGETS.includes(target)) {
+          this.#call.record("tool.transfer_refused", { target });
+          this.#bridge.sendFunctionOutput(
+            call.callId,
+            JSON.stringify({
+              ok: false,
+              error: `Transfer refused: ${JSON.stringify(target)} is not an allowed target`,
+              allowedTargets: this.#config.TRANSFER_TARGETS,
+            }),
+            true,
+          );
+          return;
+        }
+        this.#call.record("tool.transfer_call", { target, reason });
+        this.#bridge.sendFunctionOutput(
+          call.callId,
+          JSON.stringify({ ok: true, status: "transferring" }),
+          !spoke,
+        );
+        this.#afterSpeech(spoke ? 1 : 2, () => this.#transfer(target, reason));
+        return;
+      }
+      default:
+        this.#bridge.sendFunctionOutput(
+          call.callId,
+          JSON.stringify({ ok: false, error: `Unknown tool ${JSON.stringify(call.name)}` }),
+          true,
+        );
+    }
+  }
+
+  #afterSpeech(waitResponses: number, action: () => void): void {
+    let done = false;
+    const once = () => {
+      if (done) return;
+      done = true;
+      if (this.#safetyTimer !== undefined) this.#clock.clearTimeout(this.#safetyTimer);
+      this.#safetyTimer = undefined;
+      action();
+    };
+    this.#after = { action: once, waitResponses };
+    // Never leave a caller hanging if the farewell never comes.
+    this.#safetyTimer = this.#clock.setTimeout(once, 30_000);
+  }
+
+  #hangup(reason: string): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#playout.interrupt();
+    this.#call.record("hangup", { reason });
+    const sent = this.#call.send({
+      type: "activities",
+      activities: [{ type: "event", name: "hangup", activityParams: { hangupReason: reason } }],
+    });
+    if (!sent) this.#call.end(reason);
+  }
+
+  #transfer(target: string, reason: string): void {
+    this.#call.record("transfer", { target, reason });
+    this.#call.send({
+      type: "activities",
+      activities: [{
+        type: "event",
+        name: "transfer",
+        activityParams: { transferTarget: target, handoverReason: reason },
+      }],
+    });
+  }
+
+  #onFailed(reason: string): void {
+    this.#call.log.error({ reason }, "Ending call: the model is unavailable");
+    this.#hangup(reason);
+  }
+}
+
+function parseArgs(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value))
+      : {};
+  } catch {
+    return {};
+  }
+}
