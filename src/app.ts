@@ -12,6 +12,7 @@ import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
 import type { Gateway, Mount, RunningServer } from "./server.ts";
 import { createGateway, listen } from "./server.ts";
 import { createLocalEngine } from "./local/engine.ts";
+import type { LocalEngine, LocalEngineOptions } from "./local/engine.ts";
 import { phoneAgents } from "./audiocodes/phone_agent.ts";
 import { ResamplerFactory } from "./audio/resampler.ts";
 
@@ -25,6 +26,8 @@ export interface AppOptions {
   /** Overrides HOST/PORT (tests use 127.0.0.1:0). */
   readonly hostname?: string;
   readonly port?: number;
+  /** Extra options of the embedded local engine (tests: scenarios). */
+  readonly engine?: Partial<LocalEngineOptions>;
 }
 
 /** A running gateway. */
@@ -32,6 +35,8 @@ export interface App extends RunningServer {
   readonly gateway: Gateway;
   /** Where Bridges connect upstream. */
   readonly upstreamUrl: string;
+  /** The embedded local engine, when it is the upstream. */
+  readonly engine: LocalEngine | undefined;
 }
 
 /** Builds and serves the gateway. */
@@ -41,13 +46,15 @@ export async function startApp(options: AppOptions): Promise<App> {
   const log = options.log ?? silentLogger();
   const clock = options.clock ?? systemClock;
   const mounts: Mount[] = [];
-  if (usesLocalEngine(config)) {
-    mounts.push(createLocalEngine({
+  const engine = usesLocalEngine(config)
+    ? createLocalEngine({
       log: log.child({ part: "engine" }),
       clock,
       maxSessionMs: config.ENGINE_MAX_SESSION_MS,
-    }));
-  }
+      ...options.engine,
+    })
+    : undefined;
+  if (engine) mounts.push(engine);
   let upstreamUrl = config.OPENAI_REALTIME_URL;
   const gateway = createGateway({
     config,
@@ -63,5 +70,5 @@ export async function startApp(options: AppOptions): Promise<App> {
     onClose: () => gateway.close(),
   });
   if (usesLocalEngine(config)) upstreamUrl = `${server.url.replace(/^http/, "ws")}/v1/realtime`;
-  return { ...server, gateway, upstreamUrl };
+  return { ...server, gateway, upstreamUrl, engine };
 }
