@@ -25,7 +25,7 @@ export class JsonSocket implements AsyncDisposable {
   readonly received: Record<string, unknown>[] = [];
   readonly opened: Promise<void>;
   readonly closed: Promise<CloseEvent>;
-  #cursor = 0;
+  #unread: Record<string, unknown>[] = [];
   #waiters: (() => void)[] = [];
 
   constructor(url: string, options: { headers?: HeadersInit; protocols?: string[] } = {}) {
@@ -48,7 +48,9 @@ export class JsonSocket implements AsyncDisposable {
       }, { once: true })
     );
     this.socket.addEventListener("message", (event) => {
-      this.received.push(JSON.parse(String(event.data)));
+      const message = JSON.parse(String(event.data));
+      this.received.push(message);
+      this.#unread.push(message);
       this.#wake();
     });
   }
@@ -69,7 +71,10 @@ export class JsonSocket implements AsyncDisposable {
     }
   }
 
-  /** Resolves with the next message (after the cursor) matching the predicate; skips others. */
+  /**
+   * Resolves with the oldest unread message matching the predicate and marks it read; other
+   * messages stay unread for later calls.
+   */
   async next(
     match: string | ((m: Record<string, unknown>) => boolean) = () => true,
     timeoutMs = 5000,
@@ -79,10 +84,8 @@ export class JsonSocket implements AsyncDisposable {
       : match;
     const deadline = Date.now() + timeoutMs;
     while (true) {
-      while (this.#cursor < this.received.length) {
-        const m = this.received[this.#cursor++]!;
-        if (pred(m)) return m;
-      }
+      const index = this.#unread.findIndex(pred);
+      if (index >= 0) return this.#unread.splice(index, 1)[0]!;
       if (this.socket.readyState === WebSocket.CLOSED) {
         throw new Error(
           `Socket closed while waiting for ${typeof match === "string" ? match : "a message"}`,
@@ -101,9 +104,14 @@ export class JsonSocket implements AsyncDisposable {
     }
   }
 
-  /** Messages received so far after the cursor, without consuming them. */
+  /** Reads and returns every unread message. */
+  drain(): Record<string, unknown>[] {
+    return this.#unread.splice(0);
+  }
+
+  /** Unread messages, without reading them. */
   pending(): Record<string, unknown>[] {
-    return this.received.slice(this.#cursor);
+    return [...this.#unread];
   }
 
   async close(code = 1000): Promise<void> {

@@ -114,6 +114,8 @@ export class Bridge {
   readonly #history: HistoryEntry[] = [];
   readonly #hypotheses = new Map<string, string>();
   readonly #audioResponses = new Set<string>();
+  /** A user turn was committed while a response was active, so the server may not answer it. */
+  #unansweredTurn = false;
   /** Counters for tests and metrics. */
   readonly stats = { appends: 0, truncates: 0, cancels: 0, reconnects: 0, droppedPending: 0 };
 
@@ -354,6 +356,9 @@ export class Bridge {
       this.#options.leg.notify({ type: "speech.stopped" });
     },
     "input_audio_buffer.committed": () => {
+      // With interrupt_response off, a turn committed while a (cancelled) response is still
+      // active gets no automatic response (§2.3): remember to ask for one when it is done.
+      if (this.#activeResponse !== undefined && this.#autoResponds()) this.#unansweredTurn = true;
       this.#options.leg.notify({ type: "speech.committed" });
     },
     "conversation.item.input_audio_transcription.delta": (e) => {
@@ -371,6 +376,7 @@ export class Bridge {
     "response.created": (e) => {
       if (e.response.conversation_id === null) return; // out-of-band: not ours to play
       this.#activeResponse = e.response.id;
+      this.#unansweredTurn = false;
       this.#options.leg.notify({ type: "response.started", responseId: e.response.id });
     },
     "response.output_audio.delta": (e) => {
@@ -415,9 +421,17 @@ export class Bridge {
         const response = this.#deferredCreate;
         this.#deferredCreate = null;
         this.requestResponse(response);
+      } else if (this.#unansweredTurn) {
+        this.#unansweredTurn = false;
+        this.requestResponse();
       }
     },
   };
+
+  #autoResponds(): boolean {
+    const detection = this.#session.turnDetection;
+    return detection !== null && detection.create_response !== false;
+  }
 
   #onItemDone(item: Item, responseId: string): void {
     if (item.type !== "function_call" || item.status !== "completed") return;

@@ -22,13 +22,8 @@ function initiate(id = ID, formats: string[] = ["raw/lpcm16"]) {
 /** Sends a probe and returns every message that arrived before its answer. */
 async function quietSince(socket: JsonSocket): Promise<Record<string, unknown>[]> {
   socket.send({ type: "connection.validate", conversationId: ID });
-  const before: Record<string, unknown>[] = [];
-  await socket.next((m) => {
-    if (m.type === "connection.validated") return true;
-    before.push(m);
-    return false;
-  });
-  return before;
+  await socket.next("connection.validated");
+  return socket.drain();
 }
 
 function released(app: Awaited<ReturnType<typeof startTestApp>>): Promise<[Conversation, string]> {
