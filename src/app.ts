@@ -15,6 +15,9 @@ import { createLocalEngine } from "./local/engine.ts";
 import type { LocalEngine, LocalEngineOptions } from "./local/engine.ts";
 import { phoneAgents } from "./audiocodes/phone_agent.ts";
 import { ResamplerFactory } from "./audio/resampler.ts";
+import type { UserRealtime } from "./user/route.ts";
+import { createUserRealtime } from "./user/route.ts";
+import { createWebPage } from "./web/route.ts";
 
 /** Options of {@linkcode startApp}. */
 export interface AppOptions {
@@ -37,6 +40,8 @@ export interface App extends RunningServer {
   readonly upstreamUrl: string;
   /** The embedded local engine, when it is the upstream. */
   readonly engine: LocalEngine | undefined;
+  /** The user realtime API (/api/v1/streaming/realtime). */
+  readonly user: UserRealtime;
 }
 
 /** Builds and serves the gateway. */
@@ -45,7 +50,15 @@ export async function startApp(options: AppOptions): Promise<App> {
   const resamplers = await ResamplerFactory.load();
   const log = options.log ?? silentLogger();
   const clock = options.clock ?? systemClock;
-  const mounts: Mount[] = [];
+  let upstreamUrl = config.OPENAI_REALTIME_URL;
+  // The user API closes before the engine, so its Bridges never see the upstream vanish.
+  const user = createUserRealtime({
+    config,
+    clock,
+    log: log.child({ part: "user" }),
+    upstreamUrl: () => upstreamUrl,
+  });
+  const mounts: Mount[] = [user, createWebPage()];
   const engine = usesLocalEngine(config)
     ? createLocalEngine({
       log: log.child({ part: "engine" }),
@@ -55,7 +68,6 @@ export async function startApp(options: AppOptions): Promise<App> {
     })
     : undefined;
   if (engine) mounts.push(engine);
-  let upstreamUrl = config.OPENAI_REALTIME_URL;
   const gateway = createGateway({
     config,
     log,
@@ -70,5 +82,5 @@ export async function startApp(options: AppOptions): Promise<App> {
     onClose: () => gateway.close(),
   });
   if (usesLocalEngine(config)) upstreamUrl = `${server.url.replace(/^http/, "ws")}/v1/realtime`;
-  return { ...server, gateway, upstreamUrl, engine };
+  return { ...server, gateway, upstreamUrl, engine, user };
 }

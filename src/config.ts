@@ -45,6 +45,7 @@ export const Env = z.object({
   REALTIME_API_TOKENS: list.default([]),
   REALTIME_JWT_SECRET: z.string().min(16, "at least 16 characters").optional(),
   REALTIME_OPEN_ROUTE: bool.default(true),
+  REALTIME_RATE_LIMIT: int(1, 10_000).default(100),
   VOICE: z.string().min(1).default("marin"),
   INSTRUCTIONS: z.string().default(
     "You are a friendly, concise voice assistant on a phone call. Keep answers short, ask one question at a time.",

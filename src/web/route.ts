@@ -1,0 +1,75 @@
+/**
+ * The browser voice page as a {@linkcode Mount}: `GET /` serves the page (inline CSS), and
+ * `/assets/app.js` and `/assets/pcm-worklet.js` the committed bundles in `dist/` built by
+ * `deno task bundle` — all same origin, nothing from a CDN.
+ */
+import type { Mount } from "../server.ts";
+import { pageHtml } from "./page.ts";
+
+/** The files the page is built from, relative to this module. */
+export const ASSETS = {
+  "/assets/app.js": "./dist/app.js",
+  "/assets/pcm-worklet.js": "./dist/pcm-worklet.js",
+} as const;
+
+type AssetPath = keyof typeof ASSETS;
+
+const isAsset = (path: string): path is AssetPath => Object.hasOwn(ASSETS, path);
+
+/** Options of {@linkcode createWebPage}. */
+export interface WebPageOptions {
+  /** Reads a bundle (default: from `dist/` beside this module). */
+  readonly read?: (path: string) => Promise<string>;
+}
+
+/** Builds the page mount. Bundles are read on first use and kept. */
+export function createWebPage(options: WebPageOptions = {}): Mount {
+  const read = options.read ??
+    ((path: string) => Deno.readTextFile(new URL(path, import.meta.url)));
+  const cache = new Map<AssetPath, Promise<string | undefined>>();
+  const html = pageHtml();
+
+  const asset = async (path: AssetPath): Promise<Response> => {
+    let body = cache.get(path);
+    if (!body) {
+      body = read(ASSETS[path]).catch(() => undefined);
+      cache.set(path, body);
+    }
+    const text = await body;
+    if (text === undefined) {
+      cache.delete(path);
+      return new Response("Cannot serve the page: its bundle is missing (run deno task bundle)", {
+        status: 503,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
+    }
+    return new Response(text, {
+      headers: {
+        "content-type": "text/javascript; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-content-type-options": "nosniff",
+      },
+    });
+  };
+
+  return {
+    handle(request) {
+      if (request.method !== "GET" && request.method !== "HEAD") return undefined;
+      const { pathname } = new URL(request.url);
+      if (pathname === "/" || pathname === "/index.html") {
+        return new Response(request.method === "HEAD" ? null : html, {
+          headers: {
+            "content-type": "text/html; charset=utf-8",
+            "cache-control": "no-cache",
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "no-referrer",
+            "content-security-policy":
+              "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:",
+          },
+        });
+      }
+      if (isAsset(pathname)) return asset(pathname);
+      return undefined;
+    },
+  };
+}

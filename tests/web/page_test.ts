@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { startTestApp } from "../helpers.ts";
+import { createWebPage } from "../../src/web/route.ts";
+
+const DIST = new URL("../../src/web/dist/", import.meta.url);
+
+Deno.test("GET / serves the voice page with its CSS inline and same-origin scripts", async () => {
+  await using app = await startTestApp();
+  const response = await fetch(`${app.url}/`);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.match(response.headers.get("content-security-policy") ?? "", /default-src 'self'/);
+  const html = await response.text();
+  assert.match(html, /<div id="root"><\/div>/);
+  assert.match(html, /<script type="module" src="\/assets\/app.js"><\/script>/);
+  assert.match(html, /<style>/);
+  assert.doesNotMatch(html, /https?:\/\//, "no CDN, no external fonts");
+});
+
+Deno.test("the page's bundles are served from dist/", async (t) => {
+  await using app = await startTestApp();
+  const assets: [string, string][] = [
+    ["/assets/app.js", "app.js"],
+    ["/assets/pcm-worklet.js", "pcm-worklet.js"],
+  ];
+  for (const [path, file] of assets) {
+    await t.step(path, async () => {
+      const response = await fetch(`${app.url}${path}`);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "text/javascript; charset=utf-8");
+      assert.equal(await response.text(), await Deno.readTextFile(new URL(file, DIST)));
+    });
+  }
+  await t.step("the worklet registers the capture processor", async () => {
+    const text = await Deno.readTextFile(new URL("pcm-worklet.js", DIST));
+    assert.match(text, /registerProcessor\("pcm-capture"/);
+  });
+});
+
+Deno.test("createWebPage() answers 503 when a bundle is missing", async () => {
+  const page = createWebPage({ read: () => Promise.reject(new Deno.errors.NotFound("gone")) });
+  const response = await page.handle(new Request("http://x/assets/app.js"), {});
+  assert.equal(response?.status, 503);
+  assert.match(await response!.text(), /run deno task bundle/);
+  assert.equal(page.handle(new Request("http://x/other"), {}), undefined);
+  assert.equal(page.handle(new Request("http://x/", { method: "POST" }), {}), undefined);
+});
+
+Deno.test("the committed bundles match the sources (deno task bundle)", async () => {
+  const out = await Deno.makeTempDir({ prefix: "voice-page-bundle-" });
+  try {
+    const deno = Deno.execPath();
+    const root = new URL("../../", import.meta.url).pathname;
+    const entries: [string, string][] = [
+      ["src/web/client/app.tsx", "app.js"],
+      ["src/web/client/pcm_worklet.ts", "pcm-worklet.js"],
+    ];
+    for (const [entry, file] of entries) {
+      const { success, stderr } = await new Deno.Command(deno, {
+        args: ["bundle", "--platform", "browser", "--minify", "-o", `${out}/${file}`, entry],
+        cwd: root,
+        env: { NO_COLOR: "1" },
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(success, new TextDecoder().decode(stderr));
+      assert.equal(
+        await Deno.readTextFile(`${out}/${file}`),
+        await Deno.readTextFile(new URL(file, DIST)),
+        `src/web/dist/${file} is stale: run deno task bundle`,
+      );
+    }
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
