@@ -19,6 +19,12 @@ export function startTestApp(
   return startApp({ config: testConfig(env), hostname: "127.0.0.1", port: 0, ...options });
 }
 
+/**
+ * Waits in tests are upper bounds, never assertions: they are stretched on a loaded machine
+ * (CI shares two cores) by this factor, `TEST_TIMEOUT_SCALE` (default 3).
+ */
+export const TIMEOUT_SCALE = Number(Deno.env.get("TEST_TIMEOUT_SCALE") ?? "3");
+
 /** A JSON WebSocket client whose incoming messages can be awaited in order. */
 export class JsonSocket implements AsyncDisposable {
   readonly socket: WebSocket;
@@ -82,7 +88,7 @@ export class JsonSocket implements AsyncDisposable {
     const pred = typeof match === "string"
       ? (m: Record<string, unknown>) => m.type === match
       : match;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + timeoutMs * TIMEOUT_SCALE;
     while (true) {
       const index = this.#unread.findIndex(pred);
       if (index >= 0) return this.#unread.splice(index, 1)[0]!;

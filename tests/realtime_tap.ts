@@ -4,6 +4,8 @@
  * can assert on exactly what the Bridge sent and what the engine answered.
  */
 
+import { TIMEOUT_SCALE } from "./helpers.ts";
+
 /** One recorded frame. */
 export interface TappedEvent {
   readonly at: number;
@@ -92,7 +94,7 @@ export class RealtimeTap implements AsyncDisposable {
     predicate: (e: TappedEvent) => boolean,
     timeoutMs = 10_000,
   ): Promise<TappedEvent> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + timeoutMs * TIMEOUT_SCALE;
     while (true) {
       const found = this.events.find(predicate);
       if (found) return found;

@@ -446,26 +446,26 @@ Deno.test("runCall() reports protocol violations", async (t) => {
           b.send({ type: "playStream.start", streamId: "a", mediaFormat: "raw/mulaw" });
         }
       },
-      options: { timeoutMs: 50 },
+      options: { timeoutMs: 1000 },
       expect: /^Play stream "a" was never stopped/,
     },
     {
       name: "no session.accepted",
       script: (m) => m.type === "session.initiate",
-      options: { timeoutMs: 50 },
-      expect: /^No session\.accepted within 50 ms of session\.initiate/,
+      options: { timeoutMs: 1000 },
+      expect: /^No session\.accepted within 1000 ms of session\.initiate/,
     },
     {
       name: "no userStream.started",
       script: (m) => m.type === "userStream.start",
-      options: { timeoutMs: 50 },
-      expect: /^No userStream\.started within 50 ms/,
+      options: { timeoutMs: 1000 },
+      expect: /^No userStream\.started within 1000 ms/,
     },
     {
       name: "no userStream.stopped",
       script: (m) => m.type === "userStream.stop",
-      options: { timeoutMs: 50 },
-      expect: /^No userStream\.stopped within 50 ms/,
+      options: { timeoutMs: 1000 },
+      expect: /^No userStream\.stopped within 1000 ms/,
     },
     {
       name: "a message after session.end",
