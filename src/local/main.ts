@@ -1,0 +1,138 @@
+/**
+ * The local realtime engine as a standalone server (`deno task engine`), and
+ * {@linkcode startEngine} for tests and benchmarks that run it in-process.
+ *
+ * Flags (environment in brackets): `--port` [`ENGINE_PORT`, default 8001, 0 picks a free port],
+ * `--host` [`ENGINE_HOST`, default 127.0.0.1], `--cert` / `--key` PEM files [`ENGINE_TLS_CERT`,
+ * `ENGINE_TLS_KEY`] for `wss://`, `--api-key` [`ENGINE_API_KEY`], `--max-session-ms`
+ * [`ENGINE_MAX_SESSION_MS`], `--log-level` [`LOG_LEVEL`, default info].
+ */
+import { parseArgs } from "node:util";
+import type { LocalEngine, LocalEngineOptions } from "./engine.ts";
+import { createLocalEngine, ENGINE_PATH } from "./engine.ts";
+import { isLevelName, jsonLogger } from "./log.ts";
+
+/** Options of {@linkcode startEngine}: where to listen, TLS, and the engine's own options. */
+export interface StartEngineOptions extends LocalEngineOptions {
+  readonly hostname?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  /** PEM certificate chain (contents, not a path); with `key`, serves `wss://`. */
+  readonly cert?: string;
+  /** PEM private key (contents). */
+  readonly key?: string;
+}
+
+/** A running engine server. */
+export interface RunningEngine extends AsyncDisposable {
+  /** `ws://host:port/v1/realtime` (or `wss://`). */
+  readonly url: string;
+  readonly port: number;
+  readonly engine: LocalEngine;
+  close(): Promise<void>;
+}
+
+/** Serves the engine with `Deno.serve`. */
+export function startEngine(options: StartEngineOptions = {}): RunningEngine {
+  const { hostname = "127.0.0.1", port = 8001, cert, key, ...engineOptions } = options;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError("Cannot serve TLS: give both cert and key, or neither");
+  }
+  const engine = createLocalEngine(engineOptions);
+  const handler = (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
+    engine.handle(request, info) ??
+      new Response(
+        JSON.stringify({ error: { message: "Not found", type: "invalid_request_error" } }),
+        {
+          status: 404,
+          headers: { "content-type": "application/json" },
+        },
+      );
+  const server = cert !== undefined && key !== undefined
+    ? Deno.serve({ hostname, port, cert, key, onListen: () => {} }, handler)
+    : Deno.serve({ hostname, port, onListen: () => {} }, handler);
+  const addr = server.addr;
+  const host = addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname;
+  const shownHost = host.includes(":") ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      await engine.close();
+      await server.shutdown();
+    })();
+  return {
+    url: `${cert ? "wss" : "ws"}://${shownHost}:${addr.port}${ENGINE_PATH}`,
+    port: addr.port,
+    engine,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function positiveInt(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min) {
+    throw new TypeError(
+      `Invalid ${name}=${JSON.stringify(value)}: expected a whole number >= ${min}`,
+    );
+  }
+  return Number(value);
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      cert: { type: "string" },
+      key: { type: "string" },
+      "api-key": { type: "string" },
+      "max-session-ms": { type: "string" },
+      "log-level": { type: "string" },
+    },
+  });
+  const env = (name: string) => {
+    const value = Deno.env.get(name);
+    return value === undefined || value.trim() === "" ? undefined : value.trim();
+  };
+  const level = values["log-level"] ?? env("LOG_LEVEL") ?? "info";
+  if (!isLevelName(level)) {
+    console.error(
+      `Invalid --log-level ${
+        JSON.stringify(level)
+      }: expected trace, debug, info, warn, error or silent`,
+    );
+    Deno.exit(1);
+  }
+  const log = jsonLogger(level);
+  try {
+    const certPath = values.cert ?? env("ENGINE_TLS_CERT");
+    const keyPath = values.key ?? env("ENGINE_TLS_KEY");
+    const apiKey = values["api-key"] ?? env("ENGINE_API_KEY");
+    const maxSessionMs = positiveInt(
+      "--max-session-ms",
+      values["max-session-ms"] ?? env("ENGINE_MAX_SESSION_MS"),
+      1000,
+    );
+    const running = startEngine({
+      hostname: values.host ?? env("ENGINE_HOST") ?? "127.0.0.1",
+      port: positiveInt("--port", values.port ?? env("ENGINE_PORT"), 0) ?? 8001,
+      ...(certPath ? { cert: Deno.readTextFileSync(certPath) } : {}),
+      ...(keyPath ? { key: Deno.readTextFileSync(keyPath) } : {}),
+      ...(apiKey ? { apiKey } : {}),
+      ...(maxSessionMs ? { maxSessionMs } : {}),
+      log: log.child({ part: "engine" }),
+    });
+    log.info({ url: running.url }, "Local realtime engine listening");
+    const stop = () => {
+      log.info({}, "Shutting down");
+      void running.close().then(() => Deno.exit(0));
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    Deno.exit(1);
+  }
+}
