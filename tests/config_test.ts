@@ -67,7 +67,14 @@ Deno.test("loadConfig() rejects a bad value with one line naming the variable", 
 
 Deno.test("main.ts stops start-up with one clear line on a bad variable", async () => {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys=hostname", "src/main.ts"],
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys=hostname",
+      "src/main.ts",
+    ],
     env: { PORT: "not-a-port", NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",

@@ -244,7 +244,10 @@ class PhoneAgent implements CallAgent, BridgeLeg {
         this.#call.send({ type: "userStream.speech.committed" });
         return;
       case "speech.hypothesis":
-        this.#call.send({ type: "userStream.speech.hypothesis", alternatives: [{ text: event.text }] });
+        this.#call.send({
+          type: "userStream.speech.hypothesis",
+          alternatives: [{ text: event.text }],
+        });
         return;
       case "speech.recognition":
         this.#call.transcribe("caller", event.text);
@@ -304,7 +307,9 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     if (hash >= 0) {
       const entered = this.#dtmfDigits.slice(0, hash);
       this.#dtmfDigits = this.#dtmfDigits.slice(hash + 1);
-      this.#sendDtmf(`The caller entered ${entered || "nothing"} followed by # on the phone keypad.`);
+      this.#sendDtmf(
+        `The caller entered ${entered || "nothing"} followed by # on the phone keypad.`,
+      );
       return;
     }
     this.#dtmfTimer = this.#clock.setTimeout(() => {

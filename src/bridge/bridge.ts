@@ -22,7 +22,11 @@ export type LegEvent =
   | { readonly type: "speech.hypothesis"; readonly text: string }
   | { readonly type: "speech.recognition"; readonly text: string }
   | { readonly type: "response.started"; readonly responseId: string }
-  | { readonly type: "response.transcript.delta"; readonly responseId: string; readonly delta: string }
+  | {
+    readonly type: "response.transcript.delta";
+    readonly responseId: string;
+    readonly delta: string;
+  }
   | { readonly type: "response.transcript.done"; readonly itemId: string; readonly text: string }
   | {
     readonly type: "response.done";
@@ -155,7 +159,9 @@ export class Bridge {
     this.#pending.push(frame);
     this.#pendingAudioChars += base64.length;
     while (this.#pendingAudioChars > this.#maxPendingChars) {
-      const index = this.#pending.findIndex((f) => f.startsWith('{"type":"input_audio_buffer.append"'));
+      const index = this.#pending.findIndex((f) =>
+        f.startsWith('{"type":"input_audio_buffer.append"')
+      );
       if (index < 0) break;
       const [dropped] = this.#pending.splice(index, 1);
       this.#pendingAudioChars -= dropped!.length - APPEND_OVERHEAD;

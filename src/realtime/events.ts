@@ -99,7 +99,12 @@ export const ServerEvent = z.discriminatedUnion("type", [
     output_index: z.number(),
     item: Item,
   }),
-  z.object({ type: z.literal("response.output_audio.delta"), ...base, ...itemRef, delta: z.string() }),
+  z.object({
+    type: z.literal("response.output_audio.delta"),
+    ...base,
+    ...itemRef,
+    delta: z.string(),
+  }),
   z.object({ type: z.literal("response.output_audio.done"), ...base, ...itemRef }),
   z.object({
     type: z.literal("response.output_audio_transcript.delta"),
@@ -113,7 +118,12 @@ export const ServerEvent = z.discriminatedUnion("type", [
     ...itemRef,
     transcript: z.string(),
   }),
-  z.object({ type: z.literal("response.output_text.delta"), ...base, ...itemRef, delta: z.string() }),
+  z.object({
+    type: z.literal("response.output_text.delta"),
+    ...base,
+    ...itemRef,
+    delta: z.string(),
+  }),
   z.object({ type: z.literal("response.output_text.done"), ...base, ...itemRef, text: z.string() }),
   z.object({
     type: z.literal("conversation.item.truncated"),

@@ -43,7 +43,9 @@ Deno.test("a whole call works in each format, bot audio in the negotiated format
         `echo ${reply.audioMs} ms vs speech ${speechMs} ms`,
       );
       // The upstream was configured for the matching GA format.
-      const update = rig.tap.sent("session.update")[0]?.session as Record<string, any>;
+      const update = rig.tap.sent("session.update")[0]?.session as {
+        audio: { input: { format: unknown }; output: { format: unknown } };
+      };
       assert.deepEqual(update.audio.input.format, formatPlan(format).upstream);
       assert.deepEqual(update.audio.output.format, formatPlan(format).upstream);
     });
@@ -329,7 +331,10 @@ Deno.test("an upstream that cannot be reached again ends the call with a hangup"
   await rig.tap.waitFor((e) => e.session === 1 && e.event.type === "session.updated");
   rig.tap.dropAll();
   const hangup = await vaic.socket.next("activities", 10_000);
-  const activity = (hangup.activities as Record<string, any>[])[0]!;
+  const activity = (hangup.activities as {
+    name: string;
+    activityParams: { hangupReason: string };
+  }[])[0]!;
   assert.equal(activity.name, "hangup");
   assert.match(activity.activityParams.hangupReason, /^upstream connection lost/);
 });
