@@ -1,0 +1,500 @@
+/**
+ * The benchmark's report: its JSON shape, the table printed on stdout and the SVG chart of
+ * latency percentiles against concurrent calls.
+ */
+import type { ErrorCounts } from "./probe.ts";
+import type { ProfileSummary } from "./profile.ts";
+import type { Summary } from "./stats.ts";
+
+/** The budget of ARCHITECTURE.md "Performance budget". */
+export const BUDGET = {
+  /** Gateway-added latency per audio frame, p99 (the ramp's target can change it). */
+  frameP99Ms: 1,
+  /** `speech_started` in → `playStream.stop` out, p99. */
+  bargeInP99Ms: 2,
+  /** `session.initiate` → `session.accepted`, p99. */
+  setupP99Ms: 5,
+  /** Gateway memory growth per live call. */
+  memoryPerCallKiB: 256,
+} as const;
+
+/** One budget line: the measured value (null without samples), its limit and the verdict. */
+export interface BudgetCheck {
+  readonly value: number | null;
+  readonly limit: number;
+  readonly ok: boolean;
+}
+
+/** Every budget line of a step. */
+export interface BudgetReport {
+  readonly frameP99Ms: BudgetCheck;
+  readonly bargeInP99Ms: BudgetCheck;
+  readonly setupP99Ms: BudgetCheck;
+  readonly memoryPerCallKiB: BudgetCheck;
+  /** Every line within budget and no errors. */
+  readonly ok: boolean;
+}
+
+/** One point of the chart: latency percentiles at a number of concurrent calls. */
+export interface CurvePoint {
+  readonly calls: number;
+  readonly count: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/** Cost of a process during a step. */
+export interface ProcessCost {
+  readonly cpuSeconds: number;
+  /** CPU time over wall time, in percent of one core. */
+  readonly cpuPercent: number;
+}
+
+/** The gateway's cost during a step. */
+export interface GatewayCost extends ProcessCost {
+  readonly cpuSecondsPerCall: number;
+  /** CPU milliseconds per second of one call (= per 50 frames each way). */
+  readonly cpuMsPerCallSecond: number;
+  readonly baselineRssMiB: number;
+  readonly peakRssMiB: number;
+  /** (peak RSS − RSS before the calls) / calls: an upper bound (uncollected garbage counts). */
+  readonly rssPerCallKiB: number;
+  /**
+   * (peak RSS − the previous step's peak) / (calls − its calls), when that step had at least 50
+   * calls fewer: what one more call costs, without the fixed growth; null otherwise.
+   */
+  readonly marginalRssPerCallKiB: number | null;
+}
+
+/** One call's figures. */
+export interface CallFigures {
+  readonly index: number;
+  readonly conversationId: string;
+  readonly setupMs: number | null;
+  readonly upstreamReadyMs: number | null;
+  readonly callerToUpstreamMs: Summary;
+  readonly upstreamToCallerMs: Summary;
+  readonly pacedLatenessMs: Summary;
+  readonly bargeInMs: Summary;
+  readonly replies: number;
+  readonly framesSent: number;
+  readonly framesAppended: number;
+  readonly chunks: number;
+  /** Only the kinds that occurred. */
+  readonly errors: Partial<ErrorCounts>;
+}
+
+/** Everything measured at one number of concurrent calls. */
+export interface StepReport {
+  readonly calls: number;
+  readonly format: string;
+  readonly durationS: number;
+  readonly spreadS: number;
+  readonly wallS: number;
+  /** The steady window: every call up (from the last accept to the first hang-up). */
+  readonly window: { readonly fromS: number; readonly toS: number; readonly seconds: number };
+  readonly latencyMs: {
+    /** Gateway-added latency per frame, both directions, in the steady window. */
+    readonly frames: Summary;
+    /** `userStream.chunk` sent → `input_audio_buffer.append` received, steady window. */
+    readonly callerToUpstream: Summary;
+    /** `response.output_audio.delta` sent → `playStream.chunk` received, steady window. */
+    readonly upstreamToCaller: Summary;
+    /** Both directions over the whole step, ramp-up and hang-up included. */
+    readonly framesWholeStep: Summary;
+    /** Chunks held back by the playout lead: arrival − the moment the lead let them go. */
+    readonly pacedLateness: Summary;
+    /** Frames the gateway held until the upstream session was ready (call start). */
+    readonly heldUntilUpstreamReady: Summary;
+    readonly setup: Summary;
+    /** `session.initiate` → the upstream's first `session.updated` passed to the gateway. */
+    readonly upstreamReady: Summary;
+    readonly bargeIn: Summary;
+    /** End of caller speech → first bot audio, and its split. */
+    readonly replyTotal: Summary;
+    readonly replyEngine: Summary;
+    readonly replyGateway: Summary;
+  };
+  readonly gateway: GatewayCost | null;
+  readonly engine: ProcessCost | null;
+  readonly bench: ProcessCost & {
+    /** Queueing delay of the bench's own event loop: an error bar on every latency. */
+    readonly loopLagMs: Summary;
+    /** How late the bench sent caller frames against their 20 ms schedule. */
+    readonly sendLatenessMs: Summary;
+  };
+  /** The machine during the step: other load makes every figure worse. */
+  readonly host: {
+    /** 1-minute load average when the step began. */
+    readonly loadAverage: number | null;
+    /** All processes' CPU time over wall time, in percent of one core. */
+    readonly busyPercent: number | null;
+    /** The same for processes other than the gateway, the engine and the bench. */
+    readonly otherPercent: number | null;
+  };
+  readonly counts: {
+    readonly framesSent: number;
+    readonly framesAppended: number;
+    readonly chunksReceived: number;
+    readonly chunksMeasured: number;
+    readonly bargeIns: number;
+    readonly replies: number;
+    readonly upstreamSessions: number;
+    readonly callsAccepted: number;
+  };
+  readonly errors: ErrorCounts;
+  readonly errorTotal: number;
+  readonly budget: BudgetReport;
+  /** Frame latency against live calls while the step ramped up (the single run's chart). */
+  readonly curve: readonly CurvePoint[];
+  /** With `--profile`: the gateway's CPU profile file and its hottest functions (self time). */
+  readonly profile: (ProfileSummary & { readonly file: string }) | null;
+  readonly perCall: readonly CallFigures[];
+}
+
+/** The whole report (the JSON file). */
+export interface BenchReport {
+  readonly tool: "deno task bench";
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly command: string;
+  readonly machine: {
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly os: string;
+    readonly kernel: string;
+    readonly deno: string;
+    readonly v8: string;
+  };
+  readonly mode: "single" | "ramp";
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly steps: readonly StepReport[];
+  /**
+   * Ramp only: the largest step before the first one whose frame p99 exceeded the target (or
+   * that had errors); 0 when the first step already did.
+   */
+  readonly capacity: {
+    readonly targetMs: number;
+    readonly calls: number;
+    /** Why the ramp stopped. */
+    readonly stoppedBy: "errors" | "far over budget" | "time limit" | "last step";
+  } | null;
+  /** The chart's points. */
+  readonly curve: readonly CurvePoint[];
+  /**
+   * Ramp only: the least-squares slope of the gateway's peak RSS against calls over the steps,
+   * in KiB per call (steadier than any one step's figure); null with fewer than 3 steps.
+   */
+  readonly memorySlopeKiBPerCall: number | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// table
+
+const f = (value: number, digits = 3) => value.toFixed(digits);
+
+function row(label: string, s: Summary, budget = ""): string {
+  return `  ${label.padEnd(44)}${String(s.count).padStart(8)}${f(s.p50).padStart(9)}${
+    f(s.p95).padStart(9)
+  }${f(s.p99).padStart(9)}${f(s.max).padStart(10)}  ${budget}`;
+}
+
+function verdict(check: BudgetCheck, unit: string): string {
+  if (check.value === null) return `≤ ${check.limit} ${unit}: no samples`;
+  return `≤ ${check.limit} ${unit}: ${check.ok ? "PASS" : "FAIL"}`;
+}
+
+/** The human summary of one step, as lines. */
+export function stepLines(step: StepReport): string[] {
+  const l = step.latencyMs;
+  const lines = [
+    `${step.calls} concurrent ${step.format} calls, ${step.durationS} s each, started over ${step.spreadS} s; ` +
+    `steady window ${f(step.window.seconds, 1)} s (all ${step.calls} calls up)`,
+    "",
+    `  ${"latency (ms)".padEnd(44)}${"count".padStart(8)}${"p50".padStart(9)}${"p95".padStart(9)}${
+      "p99".padStart(9)
+    }${"max".padStart(10)}  budget`,
+    row(
+      "gateway-added, per frame, both directions",
+      l.frames,
+      verdict(step.budget.frameP99Ms, "ms"),
+    ),
+    row("  caller → upstream (chunk → append)", l.callerToUpstream),
+    row("  upstream → caller (delta → chunk)", l.upstreamToCaller),
+    row("  both, whole step (ramp-up included)", l.framesWholeStep),
+    row("paced chunks: lateness vs. playout lead", l.pacedLateness),
+    row("held until upstream ready (call start)", l.heldUntilUpstreamReady),
+    row("setup: initiate → accepted", l.setup, verdict(step.budget.setupP99Ms, "ms")),
+    row("upstream ready: initiate → session.updated", l.upstreamReady),
+    row(
+      "barge-in: speech_started → playStream.stop",
+      l.bargeIn,
+      verdict(step.budget.bargeInP99Ms, "ms"),
+    ),
+    row("end of speech → first bot audio", l.replyTotal),
+    row("  of which engine (+ VAD silence)", l.replyEngine),
+    row("  of which gateway", l.replyGateway),
+    "",
+  ];
+  const g = step.gateway;
+  if (g) {
+    lines.push(
+      `  gateway process: ${f(g.cpuSeconds, 2)} CPU s (${f(g.cpuPercent, 1)}% of one core), ` +
+        `${f(g.cpuMsPerCallSecond, 3)} CPU ms per call-second; RSS ${f(g.baselineRssMiB, 1)} → ` +
+        `${f(g.peakRssMiB, 1)} MiB peak; per call ${f(g.rssPerCallKiB, 1)} KiB (upper bound)${
+          g.marginalRssPerCallKiB === null ? "" : `, ${f(g.marginalRssPerCallKiB, 1)} KiB marginal`
+        }  ` + verdict(step.budget.memoryPerCallKiB, "KiB"),
+    );
+  } else {
+    lines.push("  gateway process: not measured (no /proc, or --url without --gateway-pid)");
+  }
+  if (step.engine) {
+    lines.push(
+      `  engine process:  ${f(step.engine.cpuSeconds, 2)} CPU s (${
+        f(step.engine.cpuPercent, 1)
+      }% of one core)`,
+    );
+  }
+  const b = step.bench;
+  lines.push(
+    `  bench process:   ${f(b.cpuSeconds, 2)} CPU s (${f(b.cpuPercent, 1)}% of one core); ` +
+      `event-loop lag p50 ${f(b.loopLagMs.p50)} p99 ${f(b.loopLagMs.p99)} max ${
+        f(b.loopLagMs.max)
+      } ms; frame send lateness p99 ${f(b.sendLatenessMs.p99)} ms`,
+  );
+  const h = step.host;
+  if (h.busyPercent !== null) {
+    lines.push(
+      `  machine: ${f(h.busyPercent, 1)}% CPU busy in all (percent of one core), ` +
+        `${f(h.otherPercent ?? 0, 1)}% by other processes; load average ${
+          h.loadAverage ?? "-"
+        } before`,
+    );
+    if ((h.otherPercent ?? 0) > 10) {
+      lines.push("  WARNING: other processes competed for the CPUs; these figures are pessimistic");
+    }
+  }
+  const c = step.counts;
+  lines.push(
+    `  counts: ${c.callsAccepted}/${step.calls} calls accepted, ${c.framesSent} frames sent, ` +
+      `${c.framesAppended} appended, ${c.chunksReceived} chunks received (${c.chunksMeasured} ` +
+      `measured), ${c.replies} replies, ${c.bargeIns} barge-ins, ${c.upstreamSessions} upstream sessions`,
+  );
+  const errors = Object.entries(step.errors).filter(([, n]) => n !== 0);
+  lines.push(
+    errors.length === 0
+      ? "  errors: none"
+      : `  errors: ${errors.map(([k, n]) => `${k} ${n}`).join(", ")}`,
+  );
+  const p99s = step.perCall.map((c) => Math.max(c.callerToUpstreamMs.p99, c.upstreamToCallerMs.p99))
+    .sort((a, b) => a - b);
+  if (p99s.length > 0) {
+    const worst = [...step.perCall].sort((a, b) =>
+      Math.max(b.callerToUpstreamMs.p99, b.upstreamToCallerMs.p99) -
+      Math.max(a.callerToUpstreamMs.p99, a.upstreamToCallerMs.p99)
+    ).slice(0, 3);
+    lines.push(
+      `  per call p99 (ms): best ${f(p99s[0]!)}, median ${f(p99s[p99s.length >> 1]!)}, worst ${
+        f(p99s[p99s.length - 1]!)
+      } (${
+        worst.map((c) =>
+          `#${c.index} ${f(Math.max(c.callerToUpstreamMs.p99, c.upstreamToCallerMs.p99))}`
+        ).join(", ")
+      })`,
+    );
+  }
+  lines.push(`  budget: ${step.budget.ok ? "PASS" : "FAIL"}`);
+  if (step.profile) {
+    const p = step.profile;
+    lines.push(
+      "",
+      `  gateway CPU profile (${p.file}): ${p.totalMs} ms sampled, ${p.idleMs} ms idle, ` +
+        `${p.inspectorMs} ms inspector overhead; self time of the rest:`,
+    );
+    for (const h of step.profile.hot.slice(0, 20)) {
+      lines.push(
+        `  ${f(h.selfPercent, 1).padStart(6)}%  ${f(h.selfMs, 0).padStart(7)} ms  ${h.name}${
+          h.where ? `  ${h.where}` : ""
+        }`,
+      );
+    }
+  }
+  return lines;
+}
+
+/** The ramp's overview table, as lines. */
+export function rampLines(report: BenchReport): string[] {
+  const lines = [
+    `${"calls".padStart(6)}${"p50".padStart(8)}${"p95".padStart(8)}${"p99".padStart(8)}${
+      "max".padStart(9)
+    }${"barge p99".padStart(11)}${"setup p99".padStart(11)}${"gw CPU%".padStart(9)}${
+      "RSS MiB".padStart(9)
+    }${"lag p99".padStart(9)}${"errors".padStart(8)}  result`,
+  ];
+  for (const s of report.steps) {
+    const l = s.latencyMs;
+    lines.push(
+      `${String(s.calls).padStart(6)}${f(l.frames.p50).padStart(8)}${f(l.frames.p95).padStart(8)}${
+        f(l.frames.p99).padStart(8)
+      }${f(l.frames.max).padStart(9)}${f(l.bargeIn.p99).padStart(11)}${
+        f(l.setup.p99).padStart(11)
+      }${(s.gateway ? f(s.gateway.cpuPercent, 1) : "-").padStart(9)}${
+        (s.gateway ? f(s.gateway.peakRssMiB, 1) : "-").padStart(9)
+      }${f(s.bench.loopLagMs.p99, 2).padStart(9)}${String(s.errorTotal).padStart(8)}  ${
+        s.budget.frameP99Ms.ok && s.errorTotal === 0 ? "within" : "over"
+      }`,
+    );
+  }
+  lines.push("(lag p99: the bench's own event-loop lag, an error bar on every latency of its row)");
+  if (report.memorySlopeKiBPerCall !== null) {
+    lines.push(
+      "",
+      `gateway memory: peak RSS grows ${f(report.memorySlopeKiBPerCall, 1)} KiB per added call ` +
+        `(least squares over the steps; budget ${BUDGET.memoryPerCallKiB} KiB)`,
+    );
+  }
+  if (report.capacity) {
+    lines.push(
+      "",
+      `capacity at p99 ≤ ${report.capacity.targetMs} ms: ${report.capacity.calls} concurrent ` +
+        `${report.steps[0]?.format ?? ""} calls (stopped by: ${report.capacity.stoppedBy})`,
+    );
+  }
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+// chart
+
+const esc = (text: string) =>
+  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+/** An SVG line chart of frame-latency percentiles (log scale) against concurrent calls. */
+export function chartSvg(
+  points: readonly CurvePoint[],
+  options: { title: string; subtitle: string; targetMs: number },
+): string {
+  const width = 760, height = 440;
+  const left = 70, right = 150, top = 64, bottom = 56;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  const shown = points.filter((p) => p.count > 0);
+  const xMax = niceCeil(Math.max(1, ...shown.map((p) => p.calls)));
+  const values = shown.flatMap((p) => [p.p50, p.p95, p.p99, p.max]).filter((v) => v > 0);
+  const yMin = 10 ** Math.floor(Math.log10(Math.min(options.targetMs, ...values, 1) * 0.999));
+  const yMax = 10 ** Math.ceil(Math.log10(Math.max(options.targetMs, ...values, 1) * 1.001));
+  const x = (calls: number) => left + (calls / xMax) * plotW;
+  const y = (ms: number) => {
+    const v = Math.min(yMax, Math.max(yMin, ms));
+    return top + plotH - ((Math.log10(v) - Math.log10(yMin)) / Math.log10(yMax / yMin)) * plotH;
+  };
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="${left}" y="24" font-size="16" font-weight="600">${esc(options.title)}</text>`,
+    `<text x="${left}" y="44" fill="#555">${esc(options.subtitle)}</text>`,
+  ];
+  for (let decade = yMin; decade <= yMax * 1.0001; decade *= 10) {
+    for (const m of [1, 2, 5]) {
+      const v = decade * m;
+      if (v > yMax * 1.0001) break;
+      const yy = y(v).toFixed(1);
+      parts.push(
+        `<line x1="${left}" x2="${left + plotW}" y1="${yy}" y2="${yy}" stroke="${
+          m === 1 ? "#ccc" : "#eee"
+        }"/>`,
+      );
+      if (m === 1 || yMax / yMin <= 100) {
+        parts.push(
+          `<text x="${
+            left - 8
+          }" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="#333">${
+            formatMs(v)
+          }</text>`,
+        );
+      }
+    }
+  }
+  for (let i = 0; i <= 5; i++) {
+    const calls = (xMax / 5) * i;
+    const xx = x(calls).toFixed(1);
+    parts.push(
+      `<line x1="${xx}" x2="${xx}" y1="${top}" y2="${top + plotH}" stroke="#eee"/>`,
+      `<text x="${xx}" y="${top + plotH + 18}" text-anchor="middle" fill="#333">${
+        Math.round(calls)
+      }</text>`,
+    );
+  }
+  parts.push(
+    `<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`,
+    `<text x="${left + plotW / 2}" y="${height - 14}" text-anchor="middle">concurrent calls</text>`,
+    `<text transform="translate(18 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">` +
+      `gateway-added latency per frame (ms, log scale)</text>`,
+  );
+  const target = y(options.targetMs).toFixed(1);
+  parts.push(
+    `<line x1="${left}" x2="${
+      left + plotW
+    }" y1="${target}" y2="${target}" stroke="#2a9d3a" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+  );
+  const series: { key: "p50" | "p95" | "p99" | "max"; color: string; dash?: string }[] = [
+    { key: "p50", color: "#1f77b4" },
+    { key: "p95", color: "#ff7f0e" },
+    { key: "p99", color: "#d62728" },
+    { key: "max", color: "#888", dash: "3 3" },
+  ];
+  for (const s of series) {
+    if (shown.length === 0) break;
+    const path = shown.map((p, i) =>
+      `${i === 0 ? "M" : "L"}${x(p.calls).toFixed(1)} ${y(p[s.key]).toFixed(1)}`
+    )
+      .join(" ");
+    parts.push(
+      `<path d="${path}" fill="none" stroke="${s.color}" stroke-width="2"${
+        s.dash ? ` stroke-dasharray="${s.dash}"` : ""
+      }/>`,
+    );
+    for (const p of shown) {
+      parts.push(
+        `<circle cx="${x(p.calls).toFixed(1)}" cy="${
+          y(p[s.key]).toFixed(1)
+        }" r="3" fill="${s.color}">` +
+          `<title>${p.calls} calls: ${s.key} ${
+            formatMs(p[s.key])
+          } ms (${p.count} frames)</title></circle>`,
+      );
+    }
+  }
+  const legend = [
+    ...series.map((s) => ({ label: s.key, color: s.color, dash: s.dash })),
+    { label: `budget ${formatMs(options.targetMs)} ms`, color: "#2a9d3a", dash: "6 4" },
+  ];
+  legend.forEach((entry, i) => {
+    const ly = top + 10 + i * 22;
+    const lx = left + plotW + 16;
+    parts.push(
+      `<line x1="${lx}" x2="${
+        lx + 26
+      }" y1="${ly}" y2="${ly}" stroke="${entry.color}" stroke-width="2"${
+        entry.dash ? ` stroke-dasharray="${entry.dash}"` : ""
+      }/>`,
+      `<text x="${lx + 34}" y="${ly}" dominant-baseline="middle">${esc(entry.label)}</text>`,
+    );
+  });
+  parts.push("</svg>", "");
+  return parts.join("\n");
+}
+
+function niceCeil(value: number): number {
+  const magnitude = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) {
+    if (value <= step * magnitude) return step * magnitude;
+  }
+  return 10 * magnitude;
+}
+
+function formatMs(value: number): string {
+  if (value >= 1) return String(Number(value.toPrecision(3)));
+  return String(Number(value.toPrecision(2)));
+}
