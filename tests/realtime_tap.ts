@@ -4,7 +4,7 @@
  * can assert on exactly what the Bridge sent and what the engine answered.
  */
 
-import { TIMEOUT_SCALE } from "./helpers.ts";
+import { TIMEOUT_SCALE } from "./json_socket.ts";
 
 /** One recorded frame. */
 export interface TappedEvent {

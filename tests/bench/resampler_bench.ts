@@ -5,34 +5,9 @@
  * Run: deno task bench:micro
  */
 import { ResamplerFactory } from "../../src/audio/resampler.ts";
+import { rms, sine, snrDb } from "../audio/tone.ts";
 
 const factory = await ResamplerFactory.load();
-
-function tone(freq: number, rate: number, n: number): Int16Array {
-  return Int16Array.from(
-    { length: n },
-    (_, i) => Math.round(12000 * Math.sin((2 * Math.PI * freq * i) / rate)),
-  );
-}
-
-function fitSnrDb(y: Int16Array, freq: number, rate: number, from: number): number {
-  let ss = 0, cc = 0, sc = 0, ys = 0, yc = 0;
-  for (let i = from; i < y.length; i++) {
-    const s = Math.sin((2 * Math.PI * freq * i) / rate);
-    const c = Math.cos((2 * Math.PI * freq * i) / rate);
-    ss += s * s, cc += c * c, sc += s * c, ys += y[i]! * s, yc += y[i]! * c;
-  }
-  const det = ss * cc - sc * sc;
-  const a = (ys * cc - yc * sc) / det, b = (yc * ss - ys * sc) / det;
-  let sig = 0, err = 0;
-  for (let i = from; i < y.length; i++) {
-    const fit = a * Math.sin((2 * Math.PI * freq * i) / rate) +
-      b * Math.cos((2 * Math.PI * freq * i) / rate);
-    sig += fit * fit;
-    err += (y[i]! - fit) ** 2;
-  }
-  return 10 * Math.log10(sig / err);
-}
 
 function stream(inRate: number, outRate: number, input: Int16Array, frame: number): Int16Array {
   using r = factory.create(inRate, outRate);
@@ -43,10 +18,8 @@ function stream(inRate: number, outRate: number, input: Int16Array, frame: numbe
   return Int16Array.from(out);
 }
 
-const rms = (x: Int16Array, from = 0) =>
-  Math.sqrt(x.subarray(from).reduce((s, v) => s + v * v, 0) / (x.length - from));
-const snr = fitSnrDb(stream(16000, 24000, tone(1000, 16000, 16000), 320), 1000, 24000, 1000);
-const aliasIn = tone(10000, 24000, 24000);
+const snr = snrDb(stream(16000, 24000, sine(1000, 16000, 16000), 320), 1000, 24000, 1000);
+const aliasIn = sine(10000, 24000, 24000);
 // A residual of 0 means below one 16-bit step: report the quantisation floor instead of ∞.
 const residual = Math.max(rms(stream(24000, 8000, aliasIn, 480), 400), 1 / Math.sqrt(12));
 const rejection = 20 * Math.log10(rms(aliasIn) / residual);
@@ -59,9 +32,9 @@ console.log(
 const up16 = factory.create(16000, 24000);
 const down16 = factory.create(24000, 16000);
 const up8 = factory.create(8000, 24000);
-const frame16 = tone(440, 16000, 320);
-const frame24 = tone(440, 24000, 480);
-const frame8 = tone(440, 8000, 160);
+const frame16 = sine(440, 16000, 320);
+const frame24 = sine(440, 24000, 480);
+const frame8 = sine(440, 8000, 160);
 
 Deno.bench("resample one 20 ms frame 16 kHz → 24 kHz", () => void up16.process(frame16));
 Deno.bench("resample one 20 ms frame 24 kHz → 16 kHz", () => void down16.process(frame24));

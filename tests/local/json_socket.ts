@@ -1,6 +1,7 @@
 /**
- * A JSON WebSocket client whose incoming messages can be awaited in order (the same shape as
- * `tests/helpers.ts`'s, kept here so engine tests do not load the whole gateway).
+ * A JSON WebSocket client whose incoming messages can be awaited in order with cursor semantics:
+ * `next()` skips what does not match, so engine tests can assert strict event order. (The shared
+ * `tests/json_socket.ts` keeps unmatched messages for later reads instead.)
  */
 /** A JSON WebSocket client whose incoming messages can be awaited in order. */
 export class JsonSocket implements AsyncDisposable {
