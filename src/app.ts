@@ -64,6 +64,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       log: log.child({ part: "engine" }),
       clock,
       maxSessionMs: config.ENGINE_MAX_SESSION_MS,
+      resamplers,
       ...options.engine,
     })
     : undefined;

@@ -34,6 +34,8 @@ export interface LocalEngineOptions {
   readonly textDeltaMs?: number;
   /** Audio bytes each conversation keeps for retrieve and echo (default 8 MiB). */
   readonly maxStoredAudioBytes?: number;
+  /** A loaded resampler module to share (the gateway's); loaded on first use otherwise. */
+  readonly resamplers?: ResamplerFactory;
   /** Id generator (default: random base62 ids like the service's). */
   readonly newId?: (prefix: string) => string;
 }
@@ -80,7 +82,10 @@ export function createLocalEngine(options: LocalEngineOptions = {}): LocalEngine
   const sessions = new Set<RealtimeSession>();
   let audio: Promise<AudioDeps> | undefined;
   const loadAudio = (): Promise<AudioDeps> =>
-    audio ??= Promise.all([FvadModule.load(), ResamplerFactory.load()]).then(
+    audio ??= Promise.all([
+      FvadModule.load(),
+      options.resamplers ?? ResamplerFactory.load(),
+    ]).then(
       ([fvad, resamplers]) => ({ fvad, resamplers }),
     );
   let closing = false;
