@@ -16,8 +16,10 @@ import type { Interrupted } from "./playout.ts";
 
 /** Something the Bridge tells the caller side about. */
 export type LegEvent =
-  | { readonly type: "speech.started" }
-  | { readonly type: "speech.stopped" }
+  /** `audioStartMs`: where the speech starts in all audio the leg appended (ms, 0 = first). */
+  | { readonly type: "speech.started"; readonly audioStartMs: number }
+  /** `audioEndMs`: where the speech ends in all audio the leg appended (ms). */
+  | { readonly type: "speech.stopped"; readonly audioEndMs: number }
   | { readonly type: "speech.committed" }
   | { readonly type: "speech.hypothesis"; readonly text: string }
   | { readonly type: "speech.recognition"; readonly text: string }
@@ -90,6 +92,7 @@ type EventHandlers = {
   readonly [K in ServerEventType]?: (event: Extract<ServerEvent, { type: K }>) => void;
 };
 
+const APPEND_PREFIX = `{"type":"input_audio_buffer.append","audio":"`;
 const APPEND_OVERHEAD = `{"type":"input_audio_buffer.append","audio":""}`.length;
 
 const BENIGN_ERRORS = new Set([
@@ -120,6 +123,10 @@ export class Bridge {
   readonly #audioResponses = new Set<string>();
   /** A user turn was committed while a response was active, so the server may not answer it. */
   #unansweredTurn = false;
+  /** Bytes of caller audio the leg appended, over every upstream session. */
+  #appendedBytes = 0;
+  /** Where the current upstream session's audio timeline starts in the leg's (bytes). */
+  #epochBytes = 0;
   /** Counters for tests and metrics. */
   readonly stats = { appends: 0, truncates: 0, cancels: 0, reconnects: 0, droppedPending: 0 };
 
@@ -152,6 +159,7 @@ export class Bridge {
     // Base64 needs no JSON escaping: build the frame without re-scanning the payload.
     const frame = `{"type":"input_audio_buffer.append","audio":"${base64}"}`;
     this.stats.appends++;
+    this.#appendedBytes += base64ByteLength(base64);
     if (this.#ready) {
       this.#upstream!.sendRaw(frame);
       return;
@@ -159,12 +167,12 @@ export class Bridge {
     this.#pending.push(frame);
     this.#pendingAudioChars += base64.length;
     while (this.#pendingAudioChars > this.#maxPendingChars) {
-      const index = this.#pending.findIndex((f) =>
-        f.startsWith('{"type":"input_audio_buffer.append"')
-      );
+      const index = this.#pending.findIndex((f) => f.startsWith(APPEND_PREFIX));
       if (index < 0) break;
       const [dropped] = this.#pending.splice(index, 1);
       this.#pendingAudioChars -= dropped!.length - APPEND_OVERHEAD;
+      // The upstream never hears it: its timeline starts after the dropped audio.
+      this.#epochBytes += base64ByteLength(dropped!.slice(APPEND_PREFIX.length, -2));
       this.stats.droppedPending++;
     }
   }
@@ -264,6 +272,8 @@ export class Bridge {
 
   #connect(): void {
     this.#ready = false;
+    // A new upstream session counts its audio from 0; the leg's timeline goes on.
+    this.#epochBytes = this.#appendedBytes - this.#pendingAudioBytes();
     this.#upstream = new Upstream({
       ...this.#options.upstream,
       log: this.#log,
@@ -323,6 +333,22 @@ export class Bridge {
     handler?.(event);
   }
 
+  /** Bytes of audio waiting in `#pending` (they will open the next session's timeline). */
+  #pendingAudioBytes(): number {
+    let bytes = 0;
+    for (const frame of this.#pending) {
+      if (frame.startsWith(APPEND_PREFIX)) {
+        bytes += base64ByteLength(frame.slice(APPEND_PREFIX.length, -2));
+      }
+    }
+    return bytes;
+  }
+
+  /** An upstream audio position (ms) as a position in everything the leg appended. */
+  #legMs(upstreamMs: number): number {
+    return Math.round(this.#epochBytes / this.#options.upstreamBytesPerMs + upstreamMs);
+  }
+
   #trackItem(itemId: string): ItemAudio {
     let item = this.#items.get(itemId);
     if (!item) {
@@ -354,12 +380,15 @@ export class Bridge {
       this.#pendingAudioChars = 0;
       for (const frame of pending) this.#upstream!.sendRaw(frame);
     },
-    "input_audio_buffer.speech_started": () => {
-      this.#options.leg.notify({ type: "speech.started" });
+    "input_audio_buffer.speech_started": (e) => {
+      this.#options.leg.notify({
+        type: "speech.started",
+        audioStartMs: this.#legMs(e.audio_start_ms),
+      });
       this.interrupt();
     },
-    "input_audio_buffer.speech_stopped": () => {
-      this.#options.leg.notify({ type: "speech.stopped" });
+    "input_audio_buffer.speech_stopped": (e) => {
+      this.#options.leg.notify({ type: "speech.stopped", audioEndMs: this.#legMs(e.audio_end_ms) });
     },
     "input_audio_buffer.committed": () => {
       // With interrupt_response off, a turn committed while a (cancelled) response is still

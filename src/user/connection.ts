@@ -188,7 +188,11 @@ export function serveUserSocket(
     bridge.start();
     send({
       type: "session.created",
-      session: { ...sessionInfo(state), turn_detection: state.turnDetection },
+      session: {
+        ...sessionInfo(state),
+        model: config.OPENAI_REALTIME_MODEL,
+        turn_detection: state.turnDetection,
+      },
     });
     log.info({ userId }, "User connection opened");
   };

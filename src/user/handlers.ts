@@ -317,13 +317,13 @@ function safeCode(code: string): string {
 
 /** Turns what the Bridge reports into messages for the client. */
 export const legHandlers = {
-  "speech.started": (_e, ctx) => ({
+  "speech.started": (e, ctx) => ({
     type: "speech.started",
-    speech: { timestamp: seconds(ctx.now) },
+    speech: { audio_start_ms: e.audioStartMs, timestamp: seconds(ctx.now) },
   }),
-  "speech.stopped": (_e, ctx) => ({
+  "speech.stopped": (e, ctx) => ({
     type: "speech.stopped",
-    speech: { timestamp: seconds(ctx.now) },
+    speech: { audio_end_ms: e.audioEndMs, timestamp: seconds(ctx.now) },
   }),
   "speech.committed": (_e, ctx) => ({
     type: "speech.committed",

@@ -214,11 +214,19 @@ export const ServerMessage = z.discriminatedUnion("type", [
   // extensions
   z.object({
     type: z.literal("session.created"),
-    session: SessionInfo.extend({ turn_detection: TurnDetectionInfo }),
+    session: SessionInfo.extend({ model: z.string(), turn_detection: TurnDetectionInfo }),
   }),
   z.object({ type: z.literal("turn_detection.updated"), turn_detection: TurnDetectionInfo }),
-  z.object({ type: z.literal("speech.started"), speech: z.object({ timestamp }) }),
-  z.object({ type: z.literal("speech.stopped"), speech: z.object({ timestamp }) }),
+  /** `audio_start_ms`: where the speech starts in all audio the client sent (ms, 0 = first). */
+  z.object({
+    type: z.literal("speech.started"),
+    speech: z.object({ audio_start_ms: z.number(), timestamp }),
+  }),
+  /** `audio_end_ms`: where the speech ends in all audio the client sent (ms). */
+  z.object({
+    type: z.literal("speech.stopped"),
+    speech: z.object({ audio_end_ms: z.number(), timestamp }),
+  }),
   z.object({ type: z.literal("speech.committed"), speech: z.object({ timestamp }) }),
   z.object({
     type: z.literal("input.transcript"),

@@ -22,6 +22,7 @@ Deno.test("user API sends session.created on connect", async () => {
   assert.match(String(session.id), /^sess_/);
   assert.equal(session.voice, "marin");
   assert.equal(session.language, "en");
+  assert.equal(session.model, "gpt-realtime");
   assert.deepEqual(session.turn_detection, {
     type: "server_vad",
     threshold: 0.5,
@@ -105,9 +106,15 @@ Deno.test("spoken audio drives speech events and the echo reply (server VAD)", a
   await using app = await startTestApp(FAST);
   await using client = new JsonSocket(wsUrl(app, openPath()));
   await client.next("session.created");
-  for (const chunk of await speechChunks()) client.send(audioMessage(chunk));
-  await client.next("speech.started", 10_000);
-  await client.next("speech.stopped", 10_000);
+  const chunks = await speechChunks();
+  for (const chunk of chunks) client.send(audioMessage(chunk));
+  const started = await client.next("speech.started", 10_000);
+  const stopped = await client.next("speech.stopped", 10_000);
+  // Positions in the audio this client sent: the utterance lies inside it.
+  const sentMs = chunks.reduce((ms, chunk) => ms + (chunk.length * 3) / 4 / 48, 0);
+  const startMs = (started.speech as { audio_start_ms: number }).audio_start_ms;
+  const endMs = (stopped.speech as { audio_end_ms: number }).audio_end_ms;
+  assert.ok(startMs >= 0 && startMs < endMs && endMs <= sentMs, `${startMs}..${endMs}/${sentMs}`);
   await client.next("speech.committed", 10_000);
   await client.next("response.started", 10_000);
   const transcript = await client.next("response.transcript", 10_000);

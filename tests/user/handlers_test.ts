@@ -214,8 +214,14 @@ Deno.test("dispatch() ignores messages once the connection is closed", () => {
 Deno.test("legMessage() maps Bridge events to client messages", async (t) => {
   const ctx = { now: 2_000_000 };
   const cases: [Parameters<typeof legMessage>[0], unknown][] = [
-    [{ type: "speech.started" }, { type: "speech.started", speech: { timestamp: 2000 } }],
-    [{ type: "speech.stopped" }, { type: "speech.stopped", speech: { timestamp: 2000 } }],
+    [
+      { type: "speech.started", audioStartMs: 1200 },
+      { type: "speech.started", speech: { audio_start_ms: 1200, timestamp: 2000 } },
+    ],
+    [
+      { type: "speech.stopped", audioEndMs: 2400 },
+      { type: "speech.stopped", speech: { audio_end_ms: 2400, timestamp: 2000 } },
+    ],
     [{ type: "speech.committed" }, { type: "speech.committed", speech: { timestamp: 2000 } }],
     [
       { type: "speech.hypothesis", text: "hel" },

@@ -85,7 +85,7 @@ Deno.test("UserLeg.interrupt() estimates what was heard", async (t) => {
 
 Deno.test("UserLeg.notify() sends the mapped message", () => {
   const { leg, sent } = setup();
-  leg.notify({ type: "speech.started" });
+  leg.notify({ type: "speech.started", audioStartMs: 0 });
   leg.notify({ type: "response.transcript.delta", responseId: "r", delta: "" });
-  assert.deepEqual(sent, [{ type: "speech.started", speech: { timestamp: 0 } }]);
+  assert.deepEqual(sent, [{ type: "speech.started", speech: { audio_start_ms: 0, timestamp: 0 } }]);
 });
