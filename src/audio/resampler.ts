@@ -123,6 +123,17 @@ export class StreamResampler implements Disposable {
     return this.#out.subarray(0, produced);
   }
 
+  /**
+   * Pushes out the samples the filter still holds, by feeding it its input latency of silence:
+   * call at the end of a stream (the end of an utterance) so that its last milliseconds are
+   * not lost. Returns a view of the internal buffer, like {@linkcode process}.
+   */
+  flush(): Int16Array<ArrayBuffer> {
+    if (this.#state === 0) throw new TypeError("Cannot resample: the resampler is closed");
+    const latency = this.#m._speex_resampler_get_input_latency(this.#state);
+    return this.process(new Int16Array(latency));
+  }
+
   /** Frees the stream's WASM memory. */
   close(): void {
     if (this.#state === 0) return;

@@ -307,9 +307,19 @@ export class Bridge {
   #onClose(code: number, reason: string, expected: boolean): void {
     this.#ready = false;
     if (this.#closed || expected) return;
+    const lost = this.#activeResponse;
     this.#activeResponse = undefined;
     this.#deferredCreate = null;
     this.#options.leg.interrupt();
+    // The response died with the socket: it ends here for the leg, since no response.done comes.
+    if (lost !== undefined) {
+      this.#options.leg.notify({
+        type: "response.done",
+        responseId: lost,
+        status: "failed",
+        usage: undefined,
+      });
+    }
     if (this.#reconnectsLeft > 0) {
       this.#reconnectsLeft--;
       this.stats.reconnects++;

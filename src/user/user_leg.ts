@@ -36,6 +36,8 @@ export class UserLeg implements BridgeLeg {
   readonly #clock: Clock;
   #current: ItemPlayback | undefined;
   #request: { readonly playedMs: number | undefined } | undefined;
+  /** A response is being generated (between response.started and response.done). */
+  #responding = false;
   /** Counters for tests and metrics. */
   readonly stats = { audioChunks: 0, audioMs: 0, interrupts: 0 };
 
@@ -93,7 +95,8 @@ export class UserLeg implements BridgeLeg {
     this.#request = undefined;
     const timestamp = seconds(this.#clock.now());
     if (!item) {
-      if (request) {
+      // A response cut before its first audio is interrupted too: the client must know.
+      if (request || this.#responding) {
         this.#out.send({
           type: "response.interrupted",
           response: { item_id: null, played_ms: 0, timestamp },
@@ -105,7 +108,7 @@ export class UserLeg implements BridgeLeg {
     const estimate = request?.playedMs ?? wallMs;
     const playedMs = Math.floor(Math.min(item.sentMs, estimate));
     const stillPlaying = !item.done || wallMs < item.sentMs;
-    if (request || stillPlaying) {
+    if (request || stillPlaying || this.#responding) {
       this.stats.interrupts++;
       this.#out.send({
         type: "response.interrupted",
@@ -116,6 +119,8 @@ export class UserLeg implements BridgeLeg {
   }
 
   notify(event: LegEvent): void {
+    if (event.type === "response.started") this.#responding = true;
+    else if (event.type === "response.done") this.#responding = false;
     const message = legMessage(event, { now: this.#clock.now() });
     if (message) this.#out.send(message);
   }

@@ -73,6 +73,19 @@ Deno.test("UserLeg.interrupt() estimates what was heard", async (t) => {
       response: { item_id: null, played_ms: 0, timestamp: 0 },
     }]);
   });
+  await t.step("a response cut before its first audio is reported, with no item", () => {
+    const { leg, sent } = setup();
+    leg.notify({ type: "response.started", responseId: "resp_1" });
+    assert.equal(leg.interrupt(), undefined);
+    assert.deepEqual(sent.at(-1), {
+      type: "response.interrupted",
+      response: { item_id: null, played_ms: 0, timestamp: 0 },
+    });
+    leg.notify({ type: "response.done", responseId: "resp_1", status: "cancelled", usage: {} });
+    const count = sent.length;
+    assert.equal(leg.interrupt(), undefined);
+    assert.equal(sent.length, count, "nothing to report once the response is done");
+  });
   await t.step("an item heard in full is not reported as interrupted", () => {
     const { leg, sent, tick } = setup();
     leg.playAudio("item_1", MS100);
