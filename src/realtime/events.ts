@@ -145,6 +145,48 @@ export type ParsedServerEvent =
 
 const KNOWN = new Set<string>(ServerEvent.options.map((o) => o.shape.type.value));
 
+type DeltaEvent = Extract<
+  ServerEvent,
+  {
+    type:
+      | "response.output_audio.delta"
+      | "response.output_audio_transcript.delta"
+      | "response.output_text.delta";
+  }
+>;
+const DELTA_TYPES: ReadonlySet<string> = new Set<DeltaEvent["type"]>([
+  "response.output_audio.delta",
+  "response.output_audio_transcript.delta",
+  "response.output_text.delta",
+]);
+
+/**
+ * The hot path: model audio (and its transcript) comes as many small deltas per second per
+ * call, so a well-formed delta is checked here by hand — exactly what its schema checks, with
+ * the same stripped output — instead of by zod's generic walk. Anything else returns undefined
+ * and goes through the schema, which then reports the error as always.
+ */
+function deltaFastPath(
+  type: DeltaEvent["type"],
+  raw: Record<string, unknown>,
+): DeltaEvent | undefined {
+  const { event_id, response_id, item_id, output_index, content_index, delta } = raw;
+  if (
+    typeof response_id !== "string" || typeof item_id !== "string" ||
+    typeof output_index !== "number" || !Number.isFinite(output_index) ||
+    typeof content_index !== "number" || !Number.isFinite(content_index) ||
+    typeof delta !== "string"
+  ) {
+    return undefined;
+  }
+  // The cast: TypeScript cannot tie `type` to its member of the union.
+  if (event_id === undefined) {
+    return { type, response_id, item_id, output_index, content_index, delta } as DeltaEvent;
+  }
+  if (typeof event_id !== "string") return undefined;
+  return { type, event_id, response_id, item_id, output_index, content_index, delta } as DeltaEvent;
+}
+
 /** Parses one upstream text frame; unknown types are returned as such, never thrown. */
 export function parseServerEvent(text: string): ParsedServerEvent {
   let raw: unknown;
@@ -158,6 +200,10 @@ export function parseServerEvent(text: string): ParsedServerEvent {
     ? raw.type
     : "";
   if (!KNOWN.has(type)) return { known: false, type };
+  if (DELTA_TYPES.has(type)) {
+    const event = deltaFastPath(type as DeltaEvent["type"], raw as Record<string, unknown>);
+    if (event) return { known: true, event };
+  }
   const parsed = ServerEvent.safeParse(raw);
   if (!parsed.success) {
     return { known: false, type, error: parsed.error.issues[0]?.message ?? "invalid event" };

@@ -314,3 +314,32 @@ Deno.test("closing the client closes its Bridge", async () => {
   await connection.closed;
   assert.equal(app.user.connections.size, 0);
 });
+
+Deno.test("speech positions stay in the client's timeline across an upstream reconnect", async () => {
+  await using app = await startTestApp(FAST);
+  await using client = new JsonSocket(wsUrl(app, openPath()));
+  await client.next("session.created");
+  const chunks = await speechChunks();
+  const sentMs = chunks.reduce((ms, chunk) => ms + (chunk.length * 3) / 4 / 48, 0);
+  for (const chunk of chunks) client.send(audioMessage(chunk));
+  const first = await client.next("speech.started", 10_000);
+  await client.next("response.done", 10_000);
+  // The model's socket drops; the Bridge opens a new upstream session, whose audio counts from 0.
+  const bridge = onlyConnection(app).bridge!;
+  app.engine!.disconnectAll();
+  const deadline = Date.now() + 10_000;
+  while (!(bridge.stats.reconnects === 1 && bridge.ready)) {
+    assert.ok(Date.now() < deadline, "the Bridge reconnects");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  for (const chunk of chunks) client.send(audioMessage(chunk));
+  const second = await client.next("speech.started", 10_000);
+  const start = (m: Record<string, unknown>) =>
+    (m.speech as { audio_start_ms: number }).audio_start_ms;
+  // The clip again: its speech starts after everything sent before it (9 s), not near 0.
+  assert.ok(start(first) >= 0 && start(first) < sentMs, `first at ${start(first)}`);
+  assert.ok(
+    start(second) >= sentMs - 100 && start(second) < sentMs + 1000,
+    `second at ${start(second)}, sent before ${sentMs}`,
+  );
+});
