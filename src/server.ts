@@ -69,10 +69,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const clock = deps.clock ?? systemClock;
   const config = deps.config;
   const startedAt = clock.now();
+  // One child logger for every AudioCodes socket and the registry: a pino child is not free.
+  const audiocodesLog = log.child({ part: "audiocodes" });
   const manager = new ConversationManager({
     clock,
     graceMs: config.RESUME_GRACE_MS,
-    log: log.child({ part: "audiocodes" }),
+    log: audiocodesLog,
     agents: deps.agents,
   });
   const mounts = deps.mounts ?? [];
@@ -102,7 +104,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       manager,
       preference: config.MEDIA_FORMATS,
       maxFrameBytes: config.MAX_FRAME_BYTES,
-      log: log.child({ part: "audiocodes" }),
+      log: audiocodesLog,
     });
     return response;
   };

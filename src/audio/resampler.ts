@@ -27,6 +27,7 @@ interface SpeexModule {
   ): number;
   _speex_resampler_get_input_latency(state: number): number;
   _speex_resampler_skip_zeros(state: number): number;
+  _speex_resampler_reset_mem(state: number): number;
   _speex_resampler_destroy(state: number): void;
 }
 
@@ -132,6 +133,13 @@ export class StreamResampler implements Disposable {
     if (this.#state === 0) throw new TypeError("Cannot resample: the resampler is closed");
     const latency = this.#m._speex_resampler_get_input_latency(this.#state);
     return this.process(new Int16Array(latency));
+  }
+
+  /** Starts a new signal: forgets the filter's history (as if just created). */
+  reset(): void {
+    if (this.#state === 0) throw new TypeError("Cannot resample: the resampler is closed");
+    this.#m._speex_resampler_reset_mem(this.#state);
+    this.#m._speex_resampler_skip_zeros(this.#state);
   }
 
   /** Frees the stream's WASM memory. */

@@ -13,7 +13,7 @@ import { Bridge } from "../bridge/bridge.ts";
 import type { Interrupted } from "../bridge/playout.ts";
 import { Playout } from "../bridge/playout.ts";
 import { Transcoder } from "../bridge/transcode.ts";
-import type { FunctionTool } from "../realtime/session_config.ts";
+import type { FunctionTool, SessionOptions } from "../realtime/session_config.ts";
 import { fillTemplate, turnDetectionFromConfig } from "../realtime/session_config.ts";
 import type { AgentFactory, CallAgent, CallHandle } from "./conversation_manager.ts";
 import { eventName } from "./handlers.ts";
@@ -68,8 +68,15 @@ export function phoneTools(config: Config): FunctionTool[] {
 
 /** Builds a Bridge-backed agent for each call. */
 export function phoneAgents(deps: PhoneAgentDeps): AgentFactory {
-  return (call) => new PhoneAgent(call, deps);
+  // Built once: every call declares the same tools and turn detection (read-only).
+  const shared: SharedSession = {
+    tools: phoneTools(deps.config),
+    turnDetection: turnDetectionFromConfig(deps.config),
+  };
+  return (call) => new PhoneAgent(call, deps, shared);
 }
+
+type SharedSession = Pick<SessionOptions, "tools" | "turnDetection">;
 
 /** Milliseconds of model audio per play-stream chunk: whole samples, whole base64 quads. */
 const PIECE_MS = { pcm16: 20, mulaw: 30, alaw: 30 } as const;
@@ -89,6 +96,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   readonly #bridge: Bridge;
   #streams = 0;
   #streamId = "";
+  #chunkPrefix = "";
   #started = false;
   #ending = false;
   #detached = false;
@@ -98,7 +106,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   #after: AfterSpeech | undefined;
   #instructions: string;
 
-  constructor(call: CallHandle, deps: PhoneAgentDeps) {
+  constructor(call: CallHandle, deps: PhoneAgentDeps, shared: SharedSession) {
     this.#call = call;
     this.#config = deps.config;
     this.#clock = deps.clock;
@@ -116,6 +124,8 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       sink: {
         start: () => {
           this.#streamId = `play-${this.#streams++}`;
+          this.#chunkPrefix =
+            `{"type":"playStream.chunk","streamId":"${this.#streamId}","audioChunk":"`;
           this.#call.send({
             type: "playStream.start",
             streamId: this.#streamId,
@@ -123,9 +133,8 @@ class PhoneAgent implements CallAgent, BridgeLeg {
           });
         },
         chunk: (piece) => {
-          this.#call.sendText(
-            `{"type":"playStream.chunk","streamId":"${this.#streamId}","audioChunk":"${piece}"}`,
-          );
+          // Base64 needs no JSON escaping; the prefix is built once per stream.
+          this.#call.sendText(`${this.#chunkPrefix}${piece}"}`);
         },
         stop: () => {
           this.#call.send({ type: "playStream.stop", streamId: this.#streamId });
@@ -143,8 +152,8 @@ class PhoneAgent implements CallAgent, BridgeLeg {
         format: this.#plan.upstream,
         instructions: this.#instructions,
         voice: deps.config.VOICE,
-        tools: phoneTools(deps.config),
-        turnDetection: turnDetectionFromConfig(deps.config),
+        tools: shared.tools,
+        turnDetection: shared.turnDetection,
         transcriptionModel: deps.config.INPUT_TRANSCRIPTION_MODEL === "off"
           ? null
           : deps.config.INPUT_TRANSCRIPTION_MODEL,

@@ -140,24 +140,32 @@ function toInt16(value: number): number {
   return Math.round(clamped * 32767);
 }
 
-/** A resampling stream; `null` stands for "no resampling needed". */
-export type Resampler = Pick<StreamResampler, "process" | "flush" | "close">;
+/** A resampling stream (see {@linkcode StreamResampler}). */
+export type Resampler = Pick<
+  StreamResampler,
+  "inRate" | "outRate" | "process" | "flush" | "reset" | "close"
+>;
+
+/** Makes resamplers once loaded. */
+export interface ResamplerSource {
+  /** A new stream from `inRate` to `outRate` Hz. */
+  create(inRate: number, outRate: number): Resampler;
+}
 
 let factory: Promise<ResamplerFactory> | undefined;
 
 /**
- * A resampler from `inRate` to `outRate`, or `null` when the rates are equal. The Speex WASM
- * module is imported on first use, so apps at 24 kHz never load it.
+ * Loads the Speex resampler (WASM) on first call; later calls share it. Apps at 24 kHz never
+ * load it.
  */
-export async function createResampler(inRate: number, outRate: number): Promise<Resampler | null> {
-  if (inRate === outRate) return null;
+export async function loadResamplers(): Promise<ResamplerSource> {
   factory ??= import("../audio/resampler.ts").then((m) => m.ResamplerFactory.load());
   try {
-    return (await factory).create(inRate, outRate);
+    return await factory;
   } catch (error) {
     factory = undefined;
     throw new ConfigurationError(
-      `Cannot resample ${inRate} Hz audio: the Speex resampler did not load (${error})`,
+      `Cannot resample audio: the Speex resampler did not load (${error})`,
     );
   }
 }

@@ -16,12 +16,13 @@ import {
   asBytes,
   type AudioSettings,
   audioSettings,
-  createResampler,
   durationOf,
   frameBytes,
   fromMonoPcm16,
+  loadResamplers,
   MODEL_SAMPLE_RATE,
   type Resampler,
+  type ResamplerSource,
   toMonoPcm16,
 } from "./audio.ts";
 import {
@@ -211,17 +212,27 @@ export interface VoiceSessionEvents {
 
 /** A wait with a time limit. */
 export interface WaitOptions {
-  /** Milliseconds before the wait fails with a {@linkcode TimeoutError}. Default: no limit. */
+  /**
+   * Milliseconds to wait for what the call waits for to begin — a response to start
+   * (`receive`, `streamReceive`, `respond`; a started response runs to its end), an utterance
+   * (`listen`), the gateway's answer (`interrupt`, default 10 s) — before failing with a
+   * {@linkcode TimeoutError}. Default: no limit.
+   */
   readonly timeout?: number;
 }
 
 const OPEN_ROUTE = "/api/v1/streaming/realtime";
+const CANCELLED = "Cannot connect: disconnect() was called while connecting";
 /** Largest audio message sent: 2 s of model audio (128 KiB of base64), far below frame limits. */
 const MAX_CHUNK_SAMPLES = 2 * MODEL_SAMPLE_RATE;
+/** Smallest audio message sent (20 ms): tiny frames are gathered, to stay under rate limits. */
+const MIN_CHUNK_SAMPLES = MODEL_SAMPLE_RATE / 50;
+/** Model samples per millisecond. */
+const SAMPLES_PER_MS = MODEL_SAMPLE_RATE / 1000;
 /** How much sent audio is kept for `listen()` while nobody speaks (ms). */
 const LISTEN_LOOKBACK_MS = 10_000;
 /** Longest utterance `listen()` keeps (ms). */
-const LISTEN_MAX_MS = 300_000;
+const LISTEN_MAX_MS = 60_000;
 /** Waits for a configuration acknowledgement (ms). */
 const ACK_TIMEOUT_MS = 10_000;
 /** RFC 7230 token characters: what a WebSocket subprotocol may contain. */
@@ -336,16 +347,29 @@ export class VoiceSession implements AsyncDisposable {
   #closed: PromiseWithResolvers<void> | undefined;
   #connecting: Promise<this> | undefined;
   #disconnecting = false;
+  /** Counts `disconnect()` calls, so that a connect in progress sees it was cancelled. */
+  #disconnects = 0;
+  /** Configuration changes run one at a time, in call order. */
+  #config: Promise<unknown> = Promise.resolve();
   #fatal: ServerError | undefined;
 
   #sessionId: string | undefined;
   #model: string | undefined;
   #voice: string | undefined;
   #wantedTurnDetection: TurnDetectionSetting | undefined;
+  /** The last server VAD tuning, restored when turn detection is enabled again. */
+  #vadTuning: TurnDetectionSetting | undefined;
   #turnDetection: TurnDetectionInfo | undefined;
   #audio: AudioSettings;
-  #inResampler: Resampler | null = null;
-  #outResampler: Resampler | null = null;
+  /** The Speex resampler, loaded once a rate other than 24 kHz is used. */
+  #resamplers: ResamplerSource | undefined;
+  /** App rate → 24 kHz for the current utterance (reset at each commit). */
+  #inResampler: Resampler | undefined;
+  /** 24 kHz → app rate for the current response (reset at each response). */
+  #outResampler: Resampler | undefined;
+  /** Model-rate audio gathered until it makes a 20 ms message. */
+  #queue: Int16Array[] = [];
+  #queued = 0;
 
   readonly #handlers = new Map<keyof VoiceSessionEvents, Set<(...args: never[]) => void>>();
   readonly #expected = new Map<string, Waiter<ServerMessage>[]>();
@@ -409,6 +433,9 @@ export class VoiceSession implements AsyncDisposable {
     this.#wantedTurnDetection = typeof td === "boolean"
       ? (td ? undefined : { type: "none" })
       : turnDetectionSetting(td);
+    if (this.#wantedTurnDetection?.type === "server_vad") {
+      this.#vadTuning = this.#wantedTurnDetection;
+    }
   }
 
   /** The current state. */
@@ -492,8 +519,13 @@ export class VoiceSession implements AsyncDisposable {
    */
   connect(): Promise<this> {
     if (this.#connecting) return this.#connecting;
-    if (this.isConnected) return Promise.resolve(this);
-    this.#connecting = this.#open().finally(() => this.#connecting = undefined);
+    if (this.isConnected && !this.#disconnecting) return Promise.resolve(this);
+    const closing = this.#closed?.promise;
+    const ticket = this.#disconnects;
+    this.#connecting = (async () => {
+      await closing; // a close under way ends first
+      return await this.#open(ticket);
+    })().finally(() => this.#connecting = undefined);
     return this.#connecting;
   }
 
@@ -502,12 +534,16 @@ export class VoiceSession implements AsyncDisposable {
    * fail with a {@linkcode ConnectionClosedError}. Safe to call more than once.
    */
   async disconnect(): Promise<void> {
-    const socket = this.#socket;
-    if (!socket) return;
+    this.#disconnects++;
     this.#disconnecting = true;
-    if (socket.readyState === WebSocket.CONNECTING || socket.readyState === WebSocket.OPEN) {
-      socket.close(1000, "client disconnected");
-    }
+    const close = () => {
+      const socket = this.#socket;
+      if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000, "client disconnected");
+    };
+    close();
+    // A connect in progress fails (it was cancelled); wait for it and for the close.
+    await this.#connecting?.catch(() => {});
+    close();
     await this.#closed?.promise;
   }
 
@@ -538,27 +574,30 @@ export class VoiceSession implements AsyncDisposable {
     const bytes = asBytes(audio);
     const mono = toMonoPcm16(bytes, settings);
     if (bytes.byteLength > 0) {
-      const ms = durationOf(bytes.byteLength, settings);
-      this.#sent.push({
-        startMs: this.#timelineMs,
-        endMs: this.#timelineMs + ms,
-        bytes: bytes.slice(),
-        settings,
-      });
-      this.#timelineMs += ms;
+      // The timeline is the app's audio time; resampling shifts it by its filter delay (~2 ms).
+      const startMs = this.#timelineMs;
+      this.#timelineMs += durationOf(bytes.byteLength, settings);
+      this.#queueSamples(socket, this.#toModelRate(mono, settings));
+      this.#sent.push({ startMs, endMs: this.#timelineMs, bytes: bytes.slice(), settings });
       this.#pruneSent();
-      this.#sendSamples(socket, this.#inResampler ? this.#inResampler.process(mono) : mono);
     }
     if (!(options.commit ?? true)) return;
-    if (this.#inResampler) this.#sendSamples(socket, this.#inResampler.flush());
+    const resampler = this.#inResampler;
+    if (resampler) {
+      // The utterance's last milliseconds are still in the filter; the next one starts afresh.
+      this.#queueSamples(socket, resampler.flush());
+      resampler.reset();
+    }
     const td = this.#turnDetection;
     if (td && td.type !== "none") {
       // Silence ends the turn through turn detection itself, never a second time.
       const silenceMs = (td.type === "server_vad" ? td.silence_duration_ms : 1500) + 200;
       this.#timelineMs += silenceMs;
-      this.#sendSamples(socket, new Int16Array(Math.round(silenceMs * MODEL_SAMPLE_RATE / 1000)));
+      this.#queueSamples(socket, new Int16Array(silenceMs * SAMPLES_PER_MS));
+      this.#flushQueue(socket);
       return;
     }
+    this.#flushQueue(socket);
     this.#send({ type: "input_audio_buffer.commit", input_audio_buffer_commit: { respond: true } });
     this.#enter(SessionState.PROCESSING);
   }
@@ -585,12 +624,13 @@ export class VoiceSession implements AsyncDisposable {
   async receive(options: WaitOptions = {}): Promise<VoiceResponse> {
     this.#live("receive");
     const timer = new Deadline("receive()", options.timeout);
+    let stream: ResponseStream;
     try {
-      const stream = await this.#currentOrNext(timer);
-      return await timer.race(stream.done);
+      stream = await this.#currentOrNext(timer);
     } finally {
       timer.clear();
     }
+    return await stream.done;
   }
 
   /**
@@ -608,19 +648,20 @@ export class VoiceSession implements AsyncDisposable {
   async *streamReceive(options: WaitOptions = {}): AsyncGenerator<ResponseChunk, void, void> {
     this.#live("receive");
     const timer = new Deadline("streamReceive()", options.timeout);
+    let stream: ResponseStream;
     try {
-      const stream = await this.#currentOrNext(timer);
-      let next = 0;
-      while (true) {
-        while (next < stream.chunks.length) yield stream.chunks[next++]!;
-        if (stream.finished) {
-          if (stream.error !== undefined) throw stream.error;
-          return;
-        }
-        await timer.race(stream.changed());
-      }
+      stream = await this.#currentOrNext(timer);
     } finally {
       timer.clear();
+    }
+    let next = 0;
+    while (true) {
+      while (next < stream.chunks.length) yield stream.chunks[next++]!;
+      if (stream.finished) {
+        if (stream.error !== undefined) throw stream.error;
+        return;
+      }
+      await stream.changed();
     }
   }
 
@@ -636,10 +677,10 @@ export class VoiceSession implements AsyncDisposable {
         "Cannot listen: turn detection is off; enable it with configureTurnDetection({ enabled: true })",
       );
     }
+    const timer = new Deadline("listen()", options.timeout);
     const { promise, resolve, reject } = Promise.withResolvers<Utterance>();
     const waiter = { resolve, reject };
     this.#listenWaiters.add(waiter);
-    const timer = new Deadline("listen()", options.timeout);
     try {
       return await timer.race(promise);
     } finally {
@@ -665,14 +706,15 @@ export class VoiceSession implements AsyncDisposable {
     const timer = new Deadline("respond()", options.timeout);
     // Wait for the response that starts after this turn, not one already under way.
     const next = this.#nextResponse();
+    let stream: ResponseStream;
     try {
       await this.sendAudio(audio, { commit: true });
-      const stream = await timer.race(next.promise);
-      return await timer.race(stream.done);
+      stream = await timer.race(next.promise);
     } finally {
       timer.clear();
       next.cancel();
     }
+    return await stream.done;
   }
 
   /**
@@ -684,10 +726,10 @@ export class VoiceSession implements AsyncDisposable {
     options: WaitOptions & { readonly playedMs?: number } = {},
   ): Promise<Interruption> {
     this.#live("interrupt");
+    const timer = new Deadline("interrupt()", options.timeout ?? ACK_TIMEOUT_MS);
     const { promise, resolve, reject } = Promise.withResolvers<Interruption>();
     const waiter = { resolve, reject };
     this.#interruptWaiters.add(waiter);
-    const timer = new Deadline("interrupt()", options.timeout ?? ACK_TIMEOUT_MS);
     try {
       const played = options.playedMs;
       this.#send({
@@ -715,10 +757,14 @@ export class VoiceSession implements AsyncDisposable {
    * ```
    */
   async configureTurnDetection(options: TurnDetectionOptions): Promise<void> {
-    const setting = turnDetectionSetting(options);
-    this.#wantedTurnDetection = setting;
-    if (!this.isConnected) return;
-    await this.#applyTurnDetection(setting);
+    const patch = turnDetectionSetting(options); // checked now, applied in call order
+    await this.#serial(async () => {
+      const current = this.isConnected ? settingOf(this.#turnDetection) : this.#wantedTurnDetection;
+      const setting = mergeTurnDetection(current, this.#vadTuning, patch, options);
+      if (setting.type === "server_vad") this.#vadTuning = setting;
+      this.#wantedTurnDetection = setting;
+      if (this.isConnected) await this.#applyTurnDetection(setting);
+    });
   }
 
   /**
@@ -737,23 +783,33 @@ export class VoiceSession implements AsyncDisposable {
    * ```
    */
   async configureAudio(options: Partial<AudioSettings>): Promise<void> {
-    const settings = audioSettings(options, this.#audio);
-    if (settings.sampleRate !== this.#audio.sampleRate || !this.#hasResamplers()) {
-      await this.#prepareResamplers(settings.sampleRate);
-    }
-    this.#audio = settings;
+    audioSettings(options, this.#audio); // checked now, applied in call order
+    await this.#serial(async () => {
+      const settings = audioSettings(options, this.#audio);
+      if (settings.sampleRate !== MODEL_SAMPLE_RATE) this.#resamplers ??= await loadResamplers();
+      this.#audio = settings;
+    });
   }
 
   // -------------------------------------------------------------------------------------------
 
-  async #open(): Promise<this> {
+  async #open(ticket: number): Promise<this> {
     this.#resetConversation();
     this.#fatal = undefined;
-    await this.#prepareResamplers(this.#audio.sampleRate);
+    this.#disconnecting = false;
     this.#enter(SessionState.CONNECTING);
+    try {
+      if (this.#audio.sampleRate !== MODEL_SAMPLE_RATE) this.#resamplers ??= await loadResamplers();
+    } catch (error) {
+      this.#enter(SessionState.DISCONNECTED);
+      throw error;
+    }
+    if (this.#disconnects !== ticket) {
+      this.#enter(SessionState.DISCONNECTED);
+      throw new ConnectionError(CANCELLED);
+    }
     const closed = Promise.withResolvers<void>();
     this.#closed = closed;
-    this.#disconnecting = false;
     let opened = false;
     let socket: WebSocket;
     try {
@@ -831,22 +887,57 @@ export class VoiceSession implements AsyncDisposable {
     }
   }
 
-  #hasResamplers(): boolean {
-    return this.#audio.sampleRate === MODEL_SAMPLE_RATE ||
-      (this.#inResampler !== null && this.#outResampler !== null);
+  /** Runs configuration changes one at a time, in call order. */
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#config.then(task);
+    this.#config = run.catch(() => {});
+    return run;
   }
 
-  async #prepareResamplers(sampleRate: number): Promise<void> {
-    const input = await createResampler(sampleRate, MODEL_SAMPLE_RATE);
-    const output = await createResampler(MODEL_SAMPLE_RATE, sampleRate);
-    this.#inResampler?.close();
-    this.#outResampler?.close();
-    this.#inResampler = input;
-    this.#outResampler = output;
+  /** Mono PCM16 at the app's rate as model-rate samples (a view the next call may reuse). */
+  #toModelRate(mono: Int16Array<ArrayBuffer>, settings: AudioSettings): Int16Array {
+    if (settings.sampleRate === MODEL_SAMPLE_RATE) return mono;
+    let resampler = this.#inResampler;
+    if (!resampler || resampler.inRate !== settings.sampleRate) {
+      resampler?.close();
+      resampler = this.#resamplers!.create(settings.sampleRate, MODEL_SAMPLE_RATE);
+      this.#inResampler = resampler;
+    }
+    return resampler.process(mono);
+  }
+
+  /** Sends model-rate samples, gathering small pieces into messages of at least 20 ms. */
+  #queueSamples(socket: WebSocket, samples: Int16Array): void {
+    if (samples.length === 0) return;
+    if (this.#queued === 0 && samples.length >= MIN_CHUNK_SAMPLES) {
+      this.#sendSamples(socket, samples);
+      return;
+    }
+    this.#queue.push(samples.slice());
+    this.#queued += samples.length;
+    if (this.#queued >= MIN_CHUNK_SAMPLES) this.#flushQueue(socket);
+  }
+
+  /** Sends what `#queueSamples` gathered. */
+  #flushQueue(socket: WebSocket): void {
+    if (this.#queued === 0) return;
+    const all = new Int16Array(this.#queued);
+    let offset = 0;
+    for (const part of this.#queue) {
+      all.set(part, offset);
+      offset += part.length;
+    }
+    this.#queue = [];
+    this.#queued = 0;
+    this.#sendSamples(socket, all);
   }
 
   #resetConversation(): void {
     this.#current = undefined;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#inResampler?.reset();
+    this.#outResampler?.reset();
     this.#sent = [];
     this.#timelineMs = 0;
     this.#speechStartMs = undefined;
@@ -990,8 +1081,13 @@ export class VoiceSession implements AsyncDisposable {
   #handle(message: ServerMessage): void {
     switch (message.type) {
       case "session.created":
-      case "turn_detection.updated":
       case "pong":
+        break;
+      case "turn_detection.updated":
+        this.#turnDetection = message.turn_detection;
+        if (message.turn_detection.type === "server_vad") {
+          this.#vadTuning = settingOf(message.turn_detection);
+        }
         break;
       case "session.update":
         this.#voice = message.session.voice;
@@ -1030,9 +1126,8 @@ export class VoiceSession implements AsyncDisposable {
         break;
       case "response.started": {
         // Every response ends with response.done; should one not, it ends here.
-        if (this.#current && !this.#current.finished) {
-          this.#current.finish({ inputTokens: 0, outputTokens: 0 });
-        }
+        if (this.#current && !this.#current.finished) this.#endResponse(this.#current);
+        this.#outResampler?.reset(); // each response is a new signal
         const stream = new ResponseStream(message.response.id);
         this.#current = stream;
         if (!this.#userSpeaking) this.#enter(SessionState.SPEAKING);
@@ -1078,15 +1173,10 @@ export class VoiceSession implements AsyncDisposable {
         this.#current = undefined;
         if (this.#state === SessionState.SPEAKING) this.#enter(SessionState.CONNECTED);
         if (!stream || stream.finished) break;
-        const tail = this.#outResampler?.flush();
-        if (tail && tail.length > 0) {
-          stream.push({ type: "audio", data: fromMonoPcm16(tail, this.#audio) });
-        }
-        const response = stream.finish({
+        this.#endResponse(stream, {
           inputTokens: message.response.usage.input_tokens,
           outputTokens: message.response.usage.output_tokens,
         });
-        this.#emit("response_done", response);
         break;
       }
       case "error": {
@@ -1102,6 +1192,13 @@ export class VoiceSession implements AsyncDisposable {
             for (const waiter of list) waiter.reject(error);
           }
         }
+        if (!this.#current && error.code !== "upstream_unavailable") {
+          // Nothing is being generated: what the caller waits for will not come (a message was
+          // dropped or refused). Fail the waits instead of leaving them hanging.
+          for (const waiter of this.#responseWaiters) waiter.reject(error);
+          this.#responseWaiters.clear();
+          if (this.#state === SessionState.PROCESSING) this.#enter(SessionState.CONNECTED);
+        }
         this.#emit("error", error);
         break;
       }
@@ -1115,12 +1212,32 @@ export class VoiceSession implements AsyncDisposable {
   #appAudio(base64: string): Uint8Array<ArrayBuffer> {
     const bytes = Uint8Array.fromBase64(base64);
     const settings = this.#audio;
-    if (!this.#outResampler && settings.channels === 1 && settings.format === "pcm16") {
-      return bytes;
+    if (settings.sampleRate === MODEL_SAMPLE_RATE) {
+      if (settings.channels === 1 && settings.format === "pcm16") return bytes;
+      return fromMonoPcm16(new Int16Array(bytes.buffer, 0, bytes.byteLength >> 1), settings);
+    }
+    let resampler = this.#outResampler;
+    if (!resampler || resampler.outRate !== settings.sampleRate) {
+      resampler?.close();
+      resampler = this.#resamplers!.create(MODEL_SAMPLE_RATE, settings.sampleRate);
+      this.#outResampler = resampler;
     }
     const samples = new Int16Array(bytes.buffer, 0, bytes.byteLength >> 1);
-    const resampled = this.#outResampler ? this.#outResampler.process(samples) : samples;
-    return fromMonoPcm16(resampled, settings);
+    return fromMonoPcm16(resampler.process(samples), settings);
+  }
+
+  /** Ends a response: the resampler's tail, then the whole response to waiters and events. */
+  #endResponse(
+    stream: ResponseStream,
+    usage: VoiceResponse["usage"] = { inputTokens: 0, outputTokens: 0 },
+  ): void {
+    const resampler = this.#outResampler;
+    if (resampler && resampler.outRate === this.#audio.sampleRate) {
+      const tail = resampler.flush();
+      if (tail.length > 0) stream.push({ type: "audio", data: fromMonoPcm16(tail, this.#audio) });
+      resampler.reset();
+    }
+    this.#emit("response_done", stream.finish(usage));
   }
 
   #onClose(socket: WebSocket, code: number, reason: string, opened: boolean): void {
@@ -1128,7 +1245,9 @@ export class VoiceSession implements AsyncDisposable {
     this.#socket = undefined;
     const wasLive = this.isConnected;
     const expected = this.#disconnecting;
-    const error = opened
+    const error = expected && !wasLive
+      ? new ConnectionError(CANCELLED)
+      : opened
       ? new ConnectionClosedError(code, reason, this.#fatal ? { cause: this.#fatal } : undefined)
       : new ConnectionError(
         `Cannot connect to ${
@@ -1232,6 +1351,33 @@ function turnDetectionSetting(options: TurnDetectionOptions): TurnDetectionSetti
       ? {}
       : { silence_duration_ms: inRange(silenceDuration, 0, 10_000, "silenceDuration", true) }),
   };
+}
+
+/** The wire setting equivalent to the turn detection in force. */
+function settingOf(info: TurnDetectionInfo | undefined): TurnDetectionSetting | undefined {
+  if (!info || info.type !== "server_vad") return info;
+  return {
+    type: "server_vad",
+    threshold: info.threshold,
+    prefix_padding_ms: info.prefix_padding_ms,
+    silence_duration_ms: info.silence_duration_ms,
+  };
+}
+
+/** Options applied over the current setting: omitted fields keep their values. */
+function mergeTurnDetection(
+  current: TurnDetectionSetting | undefined,
+  lastVad: TurnDetectionSetting | undefined,
+  patch: TurnDetectionSetting,
+  options: TurnDetectionOptions,
+): TurnDetectionSetting {
+  if (patch.type !== "server_vad") return patch;
+  const tuning = options.threshold !== undefined || options.prefixPadding !== undefined ||
+    options.silenceDuration !== undefined;
+  // `enabled: true` alone keeps semantic VAD if that is in force.
+  if (!tuning && current && current.type !== "none") return current;
+  const base = current?.type === "server_vad" ? current : lastVad;
+  return base?.type === "server_vad" ? { ...base, ...patch } : patch;
 }
 
 function inRange(value: number, min: number, max: number, name: string, whole = false): number {

@@ -305,12 +305,17 @@ Deno.test("configureTurnDetection(): applied while connected, kept before connec
     prefixPadding: 300,
     silenceDuration: 900,
   });
-  await voice.configureTurnDetection({ prefixPadding: 200 });
+  // Omitted fields keep their values; overlapping calls apply in call order.
+  await Promise.all([
+    voice.configureTurnDetection({ prefixPadding: 200 }),
+    voice.configureTurnDetection({ enabled: false }),
+    voice.configureTurnDetection({ enabled: true, threshold: 0.4 }),
+  ]);
   assert.deepEqual(voice.turnDetection, {
     mode: "server_vad",
-    threshold: 0.5,
+    threshold: 0.4,
     prefixPadding: 200,
-    silenceDuration: 500,
+    silenceDuration: 900,
   });
   await voice.configureTurnDetection({ enabled: false });
   assert.deepEqual(voice.turnDetection, { mode: "none" });
@@ -504,4 +509,106 @@ Deno.test("disconnect() rejects pending receives; the gateway's errors surface a
   const closed = await pending.catch((e) => e);
   assert.ok(closed instanceof ConnectionClosedError);
   assert.equal(closed.closeCode, 1000);
+});
+
+Deno.test("connect() and disconnect() overlapping, in both orders", async () => {
+  await using app = await startTestApp();
+  for (const sampleRate of [24000, 16000]) {
+    // disconnect() while connect() runs: the connect fails as cancelled, nothing stays open.
+    const session = new VoiceSession({ url: app.url, sampleRate });
+    const connecting = session.connect();
+    await session.disconnect();
+    await assert.rejects(connecting, /disconnect\(\) was called while connecting/);
+    assert.equal(session.state, SessionState.DISCONNECTED);
+    await Promise.all([...app.user.connections].map((c) => c.closed));
+    assert.equal(app.user.connections.size, 0);
+    // connect() right after an unawaited disconnect(): a new session, once the old one closed.
+    await session.connect();
+    const first = session.sessionId;
+    const closing = session.disconnect();
+    await session.connect();
+    await closing;
+    assert.equal(session.state, SessionState.CONNECTED);
+    assert.notEqual(session.sessionId, first);
+    await session.disconnect();
+  }
+});
+
+Deno.test("bad timeouts are refused up front and leave nothing pending", async () => {
+  await using app = await startTestApp();
+  await using voice = await new VoiceSession({ url: app.url }).connect();
+  for (const timeout of [0, -1, Number.NaN]) {
+    await assert.rejects(voice.listen({ timeout }), ConfigurationError);
+    await assert.rejects(voice.interrupt({ timeout }), ConfigurationError);
+    await assert.rejects(voice.receive({ timeout }), ConfigurationError);
+  }
+  // Disposal at the end of the test would surface a stray rejected waiter as an uncaught error.
+});
+
+Deno.test("configureAudio() during connect() wins; several replies in a row keep their length", async () => {
+  await using app = await startTestApp(FAST);
+  const session = new VoiceSession({ url: app.url, sampleRate: 48000, turnDetection: false });
+  const connecting = session.connect();
+  await session.configureAudio({ sampleRate: 16000 });
+  await using voice = await connecting;
+  assert.equal(voice.audio.sampleRate, 16000);
+  const hello = await speech("hello_16k.wav", 16000);
+  const lengths: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const reply = await voice.respond(bytes(hello), { timeout: TURN_MS });
+    assert.equal(reply.transcript, "I heard 3.6 seconds of speech.");
+    lengths.push(reply.audio.byteLength / 2);
+  }
+  // 16 kHz out, the same each time: no state carried from one reply into the next.
+  assert.ok(Math.abs(lengths[0]! - hello.length) < 400, `${lengths[0]} vs ${hello.length}`);
+  assert.deepEqual(lengths, [lengths[0], lengths[0], lengths[0]]);
+});
+
+Deno.test("listen() cuts the utterance from resampled audio as the app sent it", async () => {
+  await using app = await startTestApp(FAST);
+  await using voice = await new VoiceSession({ url: app.url, sampleRate: 16000 }).connect();
+  const audio = bytes(withSilence(await speech("hello_16k.wav", 16000), 1500, 16000));
+  const heard = voice.listen({ timeout: TURN_MS });
+  await stream(voice, audio, 640); // 20 ms at 16 kHz
+  const utterance = await heard;
+  assert.ok(utterance.durationMs > 2500 && utterance.durationMs < 4200, `${utterance.durationMs}`);
+  const at = Math.floor((utterance.startMs * 16000) / 1000);
+  // A contiguous piece of what was sent, within the resampler's delay (±6 ms) of its position.
+  let found = false;
+  for (let frame = Math.max(0, at - 96); frame <= at + 96 && !found; frame++) {
+    const sent = audio.subarray(frame * 2, frame * 2 + utterance.audio.byteLength);
+    found = sent.byteLength === utterance.audio.byteLength &&
+      sent.every((b, i) => b === utterance.audio[i]);
+  }
+  assert.ok(found, "the utterance's audio is what was sent at its position");
+  assert.match((await voice.receive({ timeout: TURN_MS })).transcript, ECHO);
+});
+
+Deno.test("microphone-sized frames are gathered into 20 ms messages (no rate limiting)", async () => {
+  await using app = await startTestApp(); // the default 100 messages per second
+  await using voice = await new VoiceSession({ url: app.url }).connect();
+  const errors: VoiceSessionError[] = [];
+  voice.on("error", (e) => errors.push(e));
+  // 0.9 s in 128-sample frames (an AudioWorklet quantum): 169 frames in about 42 messages.
+  const audio = bytes(await speech("short_24k.wav", 24000)).subarray(0, 43_200);
+  await stream(voice, audio, 256);
+  await voice.sendText("done?"); // a reply proves every message before it was handled
+  await voice.receive({ timeout: TURN_MS });
+  const appends = [...app.user.connections][0]!.bridge!.stats.appends;
+  assert.ok(appends >= 40 && appends <= 46, `${appends} audio messages`); // 4 frames each
+  assert.deepEqual(errors, []);
+});
+
+Deno.test("a refused message fails the wait for its reply; interrupt() with nothing playing", async () => {
+  await using app = await startTestApp({ REALTIME_RATE_LIMIT: "1" });
+  await using voice = await new VoiceSession({ url: app.url }).connect();
+  const cut = await voice.interrupt();
+  assert.deepEqual(cut, { itemId: null, playedMs: 0 });
+  // The bucket is empty now: the text is dropped, and receive() hears why.
+  const reply = voice.receive({ timeout: TURN_MS });
+  await voice.sendText("dropped");
+  const error = await reply.catch((e) => e);
+  assert.ok(error instanceof ServerError, String(error));
+  assert.equal(error.code, "rate_limited");
+  assert.equal(voice.state, SessionState.CONNECTED);
 });
