@@ -96,7 +96,6 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   readonly #bridge: Bridge;
   #streams = 0;
   #streamId = "";
-  #chunkPrefix = "";
   #started = false;
   #ending = false;
   #detached = false;
@@ -124,8 +123,6 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       sink: {
         start: () => {
           this.#streamId = `play-${this.#streams++}`;
-          this.#chunkPrefix =
-            `{"type":"playStream.chunk","streamId":"${this.#streamId}","audioChunk":"`;
           this.#call.send({
             type: "playStream.start",
             streamId: this.#streamId,
@@ -133,8 +130,9 @@ class PhoneAgent implements CallAgent, BridgeLeg {
           });
         },
         chunk: (piece) => {
-          // Base64 needs no JSON escaping; the prefix is built once per stream.
-          this.#call.sendText(`${this.#chunkPrefix}${piece}"}`);
+          this.#call.sendText(
+            `{"type":"playStream.chunk","streamId":"${this.#streamId}","audioChunk":"${piece}"}`,
+          );
         },
         stop: () => {
           this.#call.send({ type: "playStream.stop", streamId: this.#streamId });
