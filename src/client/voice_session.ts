@@ -16,6 +16,7 @@ import {
   asBytes,
   type AudioSettings,
   audioSettings,
+  concatBytes,
   durationOf,
   frameBytes,
   fromMonoPcm16,
@@ -270,13 +271,7 @@ class ResponseStream {
   }
 
   finish(usage: VoiceResponse["usage"]): VoiceResponse {
-    const parts = this.chunks.flatMap((c) => c.type === "audio" ? [c.data] : []);
-    const audio = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-    let offset = 0;
-    for (const part of parts) {
-      audio.set(part, offset);
-      offset += part.byteLength;
-    }
+    const audio = concatBytes(this.chunks.flatMap((c) => c.type === "audio" ? [c.data] : []));
     const response: VoiceResponse = {
       id: this.id,
       audio,
@@ -992,13 +987,7 @@ export class VoiceSession implements AsyncDisposable {
       const to = Math.min(frames, Math.ceil((endMs - sent.startMs) * perMs));
       if (to > from) parts.push(sent.bytes.subarray(from * frame, to * frame));
     }
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-    let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.byteLength;
-    }
-    return out;
+    return concatBytes(parts);
   }
 
   /** Waits for the next message of a type; `ack` waits also fail on `invalid_message`. */
