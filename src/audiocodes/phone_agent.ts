@@ -273,6 +273,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
           this.#playout.whenIdle(action);
         }
         return;
+      case "session.ready":
       case "response.started":
       case "response.transcript.delta":
       case "error":

@@ -16,6 +16,8 @@ import type { Interrupted } from "./playout.ts";
 
 /** Something the Bridge tells the caller side about. */
 export type LegEvent =
+  /** The model accepted the session's configuration: audio now goes straight through. */
+  | { readonly type: "session.ready" }
   /** `audioStartMs`: where the speech starts in all audio the leg appended (ms, 0 = first). */
   | { readonly type: "speech.started"; readonly audioStartMs: number }
   /** `audioEndMs`: where the speech ends in all audio the leg appended (ms). */
@@ -389,6 +391,7 @@ export class Bridge {
       this.#pending = [];
       this.#pendingAudioChars = 0;
       for (const frame of pending) this.#upstream!.sendRaw(frame);
+      this.#options.leg.notify({ type: "session.ready" });
     },
     "input_audio_buffer.speech_started": (e) => {
       this.#options.leg.notify({

@@ -824,6 +824,10 @@ export class VoiceSession implements AsyncDisposable {
     };
     const timer = new Deadline("connect()", this.#connectTimeout);
     try {
+      // The gateway answers at once and connects the model meanwhile; `session.ready` says the
+      // model is there, so that audio sent from now on is heard (none waits in a buffer).
+      const ready = this.#expect("session.ready");
+      ready.catch(() => {});
       const created = await timer.race(this.#expect("session.created"));
       if (created.type !== "session.created") throw new TypeError("unreachable");
       this.#sessionId = created.session.id;
@@ -842,6 +846,7 @@ export class VoiceSession implements AsyncDisposable {
       const wanted = this.#wantedTurnDetection ??
         (created.session.turn_detection.type === "none" ? { type: "server_vad" } : undefined);
       if (wanted) await timer.race(this.#applyTurnDetection(wanted));
+      await timer.race(ready);
       this.#enter(SessionState.CONNECTED);
       return this;
     } catch (error) {
@@ -1070,6 +1075,7 @@ export class VoiceSession implements AsyncDisposable {
   #handle(message: ServerMessage): void {
     switch (message.type) {
       case "session.created":
+      case "session.ready":
       case "pong":
         break;
       case "turn_detection.updated":

@@ -317,6 +317,10 @@ function safeCode(code: string): string {
 
 /** Turns what the Bridge reports into messages for the client. */
 export const legHandlers = {
+  "session.ready": (_e, ctx) => ({
+    type: "session.ready",
+    session: { timestamp: seconds(ctx.now) },
+  }),
   "speech.started": (e, ctx) => ({
     type: "speech.started",
     speech: { audio_start_ms: e.audioStartMs, timestamp: seconds(ctx.now) },

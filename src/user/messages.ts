@@ -217,6 +217,8 @@ export const ServerMessage = z.discriminatedUnion("type", [
     session: SessionInfo.extend({ model: z.string(), turn_detection: TurnDetectionInfo }),
   }),
   z.object({ type: z.literal("turn_detection.updated"), turn_detection: TurnDetectionInfo }),
+  /** The model is connected and configured (again, after an upstream reconnect). */
+  z.object({ type: z.literal("session.ready"), session: z.object({ timestamp }) }),
   /** `audio_start_ms`: where the speech starts in all audio the client sent (ms, 0 = first). */
   z.object({
     type: z.literal("speech.started"),

@@ -612,3 +612,24 @@ Deno.test("a refused message fails the wait for its reply; interrupt() with noth
   assert.equal(error.code, "rate_limited");
   assert.equal(voice.state, SessionState.CONNECTED);
 });
+
+Deno.test("connect() resolves once the model is there, and fails when it cannot be reached", async () => {
+  await using app = await startTestApp();
+  await using voice = await new VoiceSession({ url: app.url }).connect();
+  assert.equal([...app.user.connections][0]!.bridge!.ready, true, "the upstream is configured");
+
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  await using cut = await startTestApp({
+    OPENAI_API_KEY: "sk-test-not-a-key",
+    OPENAI_REALTIME_URL: `ws://127.0.0.1:${port}/v1/realtime`,
+  });
+  const session = new VoiceSession({ url: cut.url });
+  const error = await session.connect().catch((e) => e);
+  assert.ok(error instanceof ConnectionClosedError, String(error));
+  assert.equal(error.closeCode, 1011);
+  assert.ok(error.cause instanceof ServerError);
+  assert.equal((error.cause as ServerError).code, "upstream_unavailable");
+  assert.equal(session.state, SessionState.DISCONNECTED);
+});

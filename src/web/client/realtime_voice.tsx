@@ -261,6 +261,7 @@ export function RealtimeVoice(props: RealtimeVoiceProps): React.JSX.Element {
       case "response.audio.done":
       case "speech.committed":
       case "turn_detection.updated":
+      case "session.ready":
       case "pong":
         return;
       default:
