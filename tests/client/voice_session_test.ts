@@ -616,6 +616,7 @@ Deno.test("a refused message fails the wait for its reply; interrupt() with noth
 Deno.test("connect() resolves once the model is there, and fails when it cannot be reached", async () => {
   await using app = await startTestApp();
   await using voice = await new VoiceSession({ url: app.url }).connect();
+  assert.equal(voice.state, SessionState.CONNECTED);
   assert.equal([...app.user.connections][0]!.bridge!.ready, true, "the upstream is configured");
 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
