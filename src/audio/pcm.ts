@@ -26,6 +26,17 @@ export function toBase64(bytes: Uint8Array): string {
   return bytes.toBase64();
 }
 
+/** The bytes of several arrays, one after the other, in a new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
 /** Milliseconds of audio in `bytes` bytes at `bytesPerMs`. */
 export function durationMs(bytes: number, bytesPerMs: number): number {
   return bytes / bytesPerMs;

@@ -135,17 +135,6 @@ export function fromMonoPcm16(
   return new Uint8Array(out.buffer);
 }
 
-/** The bytes of several arrays, one after the other, in a new array. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
-}
-
 function toInt16(value: number): number {
   const clamped = value > 1 ? 1 : value < -1 ? -1 : value || 0;
   return Math.round(clamped * 32767);

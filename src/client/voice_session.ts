@@ -16,7 +16,6 @@ import {
   asBytes,
   type AudioSettings,
   audioSettings,
-  concatBytes,
   durationOf,
   frameBytes,
   fromMonoPcm16,
@@ -26,6 +25,7 @@ import {
   type ResamplerSource,
   toMonoPcm16,
 } from "./audio.ts";
+import { concatBytes } from "../audio/pcm.ts";
 import {
   ConfigurationError,
   ConnectionClosedError,
@@ -375,7 +375,6 @@ export class VoiceSession implements AsyncDisposable {
   #sent: SentAudio[] = [];
   #timelineMs = 0;
   #speechStartMs: number | undefined;
-  #userSpeaking = false;
 
   /**
    * Creates a session (no I/O). Throws a {@linkcode ConfigurationError} for bad options.
@@ -941,7 +940,6 @@ export class VoiceSession implements AsyncDisposable {
     this.#sent = [];
     this.#timelineMs = 0;
     this.#speechStartMs = undefined;
-    this.#userSpeaking = false;
   }
 
   /** The open socket, or a {@linkcode NotConnectedError}. */
@@ -1088,13 +1086,11 @@ export class VoiceSession implements AsyncDisposable {
         this.#voice = message.session.voice;
         break;
       case "speech.started":
-        this.#userSpeaking = true;
         this.#speechStartMs = message.speech.audio_start_ms;
         this.#enter(SessionState.LISTENING);
         this.#emit("speech_started");
         break;
       case "speech.stopped": {
-        this.#userSpeaking = false;
         const startMs = this.#speechStartMs ?? message.speech.audio_end_ms;
         const endMs = Math.max(startMs, message.speech.audio_end_ms);
         this.#speechStartMs = undefined;
@@ -1125,7 +1121,8 @@ export class VoiceSession implements AsyncDisposable {
         this.#outResampler?.reset(); // each response is a new signal
         const stream = new ResponseStream(message.response.id);
         this.#current = stream;
-        if (!this.#userSpeaking) this.#enter(SessionState.SPEAKING);
+        // While the user speaks the state stays LISTENING (the gateway cuts the reply).
+        if (this.#state !== SessionState.LISTENING) this.#enter(SessionState.SPEAKING);
         this.#emit("response_started", { id: stream.id });
         for (const waiter of [...this.#responseWaiters]) waiter.resolve(stream);
         this.#responseWaiters.clear();
@@ -1258,7 +1255,6 @@ export class VoiceSession implements AsyncDisposable {
     for (const waiter of this.#interruptWaiters) waiter.reject(error);
     this.#current?.fail(error);
     this.#current = undefined;
-    this.#userSpeaking = false;
     this.#enter(SessionState.DISCONNECTED);
     if (wasLive && !expected) this.#emit("error", error);
   }

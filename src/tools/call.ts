@@ -14,7 +14,7 @@ import { formatPlan, isAudioCodesFormat } from "../audiocodes/media_format.ts";
 import type { VaicMessage } from "../audiocodes/messages.ts";
 import { base64ByteLength, BotMessage, isBase64 } from "../audiocodes/messages.ts";
 import { decodeG711, encodeG711, g711Silence } from "../audio/g711.ts";
-import { bytesOf, fromBase64, samplesOf, toBase64 } from "../audio/pcm.ts";
+import { bytesOf, concatBytes, fromBase64, samplesOf, toBase64 } from "../audio/pcm.ts";
 import { ResamplerFactory } from "../audio/resampler.ts";
 import type { PcmAudio } from "../audio/wav.ts";
 import { encodeWav, readWav } from "../audio/wav.ts";
@@ -1016,7 +1016,7 @@ class SimulatedCall {
     for (const stream of this.#streams) {
       const format = stream.mediaFormat;
       if (!isAudioCodesFormat(format)) continue;
-      parts.push(decodeFromFormat(concat(stream.pieces), format));
+      parts.push(decodeFromFormat(concatBytes(stream.pieces), format));
     }
     const first = parts[0];
     if (!first) return undefined;
@@ -1035,16 +1035,6 @@ class SimulatedCall {
     }
     return { sampleRate: rate, samples };
   }
-}
-
-function concat(pieces: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.byteLength;
-  }
-  return out;
 }
 
 function errorMessage(error: unknown): string {

@@ -8,6 +8,7 @@
  * (the simulated VAIC, the tap's leg to the engine) must not add such delays to what they
  * measure. It implements the part of the `WebSocket` interface the gateway and the bench use.
  */
+import { concatBytes } from "../../audio/pcm.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const encoder = new TextEncoder();
@@ -283,7 +284,7 @@ export class NoDelayWebSocket extends EventTarget {
           fragments = [payload];
         }
         if (!fin) continue;
-        const whole = fragments.length === 1 ? fragments[0]! : concat(fragments);
+        const whole = fragments.length === 1 ? fragments[0]! : concatBytes(fragments);
         fragments = [];
         if (this.#state !== 1) continue;
         const data = fragmentOpcode === 0x1 ? decoder.decode(whole) : whole.buffer;
@@ -319,14 +320,4 @@ function indexOfHeaderEnd(buffer: Uint8Array, length: number): number {
     ) return i;
   }
   return -1;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
 }
