@@ -6,6 +6,7 @@
  */
 import {
   type ClientMessage,
+  ConversationItemInputPayload,
   ServerMessage,
   SessionUpdate,
   type TurnDetectionInfo,
@@ -601,7 +602,8 @@ export class VoiceSession implements AsyncDisposable {
   // deno-lint-ignore require-await
   async sendText(text: string): Promise<void> {
     this.#live("send text");
-    if (typeof text !== "string" || text.length === 0 || text.length > 16_000) {
+    // The gateway's own rule for text input.
+    if (!ConversationItemInputPayload.safeParse({ type: "input_text", text }).success) {
       throw new ConfigurationError("Cannot send text: expected 1 to 16000 characters");
     }
     this.#send({

@@ -367,6 +367,8 @@ Deno.test("bad audio and bad formats give AudioFormatError / ConfigurationError 
   const errors: VoiceSessionError[] = [];
   voice.on("error", (e) => errors.push(e));
   await assert.rejects(voice.sendAudio(new Uint8Array(3)), AudioFormatError);
+  await assert.rejects(voice.sendText(""), ConfigurationError);
+  await assert.rejects(voice.sendText("x".repeat(16_001)), /1 to 16000 characters/);
   await assert.rejects(voice.sendAudio("nope" as unknown as Uint8Array), AudioFormatError);
   // deno-lint-ignore no-explicit-any
   await assert.rejects(voice.configureAudio({ format: "mp3" as any }), AudioFormatError);
