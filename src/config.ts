@@ -37,15 +37,35 @@ export const Env = z.object({
   OPENAI_REALTIME_MODEL: z.string().min(1).default("gpt-realtime"),
   OPENAI_REALTIME_URL: url(["wss:", "ws:"]).default("wss://api.openai.com/v1/realtime"),
   PORT: int(0, 65535).default(8000),
+  /** Unset: 0.0.0.0 offline; with a real key still 0.0.0.0 but a warning says so. */
   HOST: z.string().min(1).default("0.0.0.0"),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default(
     "info",
   ),
+  /** Caller and bot transcripts in the call summary (never DTMF digits at info). */
+  LOG_TRANSCRIPTS: bool.default(false),
+  /** Longest string value written into a log line; longer ones are cut with a marker. */
+  LOG_VALUE_MAX_CHARS: int(16, 65_536).default(200),
+  /** Log lines one socket may write per second (burst: 2 s worth); the rest are counted. */
+  LOG_LINES_PER_SOCKET: int(1, 10_000).default(10),
   AUDIOCODES_BOT_TOKEN: z.string().min(1).optional(),
+  /** With a real key, start without AUDIOCODES_BOT_TOKEN anyway (not recommended). */
+  ALLOW_UNAUTHENTICATED_BOT: bool.default(false),
   REALTIME_API_TOKENS: list.default([]),
   REALTIME_JWT_SECRET: z.string().min(16, "at least 16 characters").optional(),
-  REALTIME_OPEN_ROUTE: bool.default(true),
+  /** Required `iss` claim of JWTs, when set. */
+  REALTIME_JWT_ISSUER: z.string().min(1).optional(),
+  /** Required `aud` claim of JWTs, when set. */
+  REALTIME_JWT_AUDIENCE: z.string().min(1).optional(),
+  /** Clock skew tolerated on `exp`/`nbf`, seconds. */
+  REALTIME_JWT_CLOCK_TOLERANCE_S: int(0, 3600).default(30),
+  /** The open `{user_id}` route; unset → on offline, off with a real key. */
+  REALTIME_OPEN_ROUTE: bool.optional(),
   REALTIME_RATE_LIMIT: int(1, 10_000).default(100),
+  /** Browser `Origin`s allowed on the app routes and page (empty: any). */
+  ALLOWED_ORIGINS: list.default([]),
+  /** Take the peer address from the last `X-Forwarded-For` hop (behind a reverse proxy). */
+  TRUST_PROXY: bool.default(false),
   VOICE: z.string().min(1).default("marin"),
   INSTRUCTIONS: z.string().default(
     "You are a friendly, concise voice assistant on a phone call. Keep answers short, ask one question at a time.",
@@ -64,6 +84,38 @@ export const Env = z.object({
   PLAYOUT_LEAD_MS: int(20, 5000).default(200),
   RESUME_GRACE_MS: int(0, 600_000).default(30_000),
   MAX_FRAME_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  /** Longest `conversationId`, participant, user id or other identifier accepted. */
+  MAX_ID_CHARS: int(8, 4096).default(128),
+  /** Live phone calls (and `/ws` sockets not yet carrying one) per instance; over → 503. */
+  MAX_CALLS: int(1, 100_000).default(1000),
+  /** Live app sessions per instance; over → 503. */
+  MAX_APP_SESSIONS: int(1, 100_000).default(1000),
+  /** Live app sessions per user id. */
+  MAX_SESSIONS_PER_USER: int(1, 10_000).default(5),
+  /** Live app WebSockets per peer address (the phone route is capped by MAX_CALLS only). */
+  MAX_CONNECTIONS_PER_PEER: int(1, 100_000).default(50),
+  /** A `/ws` socket must send its first message within this time. */
+  FIRST_MESSAGE_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  /** Messages per second one `/ws` socket may send (burst: 1 s worth); the rest are dropped. */
+  AUDIOCODES_RATE_LIMIT: int(10, 100_000).default(250),
+  /** Call events (activities, bot actions) kept per call, newest first. */
+  MAX_CALL_EVENTS: int(8, 100_000).default(200),
+  /** DTMF digits collected before they are sent (collect mode). */
+  MAX_DTMF_DIGITS: int(1, 1024).default(32),
+  /** Longest user text (app text input) in characters. */
+  MAX_TEXT_CHARS: int(1, 1_000_000).default(4096),
+  /** Replay history kept per call for an upstream reconnect: turns and characters. */
+  MAX_HISTORY_TURNS: int(1, 10_000).default(50),
+  MAX_HISTORY_CHARS: int(100, 10_000_000).default(32_000),
+  /** Longest phone call; the bot hangs up at this point. */
+  MAX_CALL_MS: int(1000, 24 * 3600 * 1000).default(4 * 3600 * 1000),
+  /** App session: closed after this long without a client message, and at most this long. */
+  APP_IDLE_TIMEOUT_MS: int(1000, 24 * 3600 * 1000).default(5 * 60 * 1000),
+  APP_MAX_SESSION_MS: int(1000, 24 * 3600 * 1000).default(4 * 3600 * 1000),
+  /** How long the Bridge keeps retrying a lost upstream (backoff with jitter) before it gives up. */
+  UPSTREAM_RECONNECT_MS: int(0, 600_000).default(5000),
+  /** Opening the upstream (TCP, TLS, WebSocket) must finish within this time. */
+  UPSTREAM_CONNECT_TIMEOUT_MS: int(100, 120_000).default(10_000),
   TURN_DETECTION: z.enum(["server_vad", "semantic_vad", "off"]).default("server_vad"),
   VAD_THRESHOLD: num(0, 1).default(0.5),
   VAD_PREFIX_PADDING_MS: int(0, 5000).default(300),
@@ -78,7 +130,7 @@ export const Env = z.object({
 /** The parsed, typed configuration. */
 export type Config = Readonly<z.infer<typeof Env>>;
 
-/** A configuration result: the config, or one line naming the bad variable. */
+/** A configuration result: the config, or one line per bad variable. */
 export type ConfigResult = { ok: true; config: Config } | { ok: false; error: string };
 
 /**
@@ -94,15 +146,18 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
   }
   const parsed = Env.safeParse(cleaned);
   if (parsed.success) return { ok: true, config: Object.freeze(parsed.data) };
-  const issue = parsed.error.issues[0];
-  const name = String(issue?.path[0] ?? "environment");
-  const shown = name === "OPENAI_API_KEY" || name.includes("TOKEN") || name.includes("SECRET")
-    ? "(hidden)"
-    : JSON.stringify(cleaned[name] ?? "");
-  return {
-    ok: false,
-    error: `Invalid configuration: ${name}=${shown}: expected ${describe(issue?.message)}`,
-  };
+  // Every bad variable at once, one line each, so one edit fixes them all.
+  const lines = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? "environment");
+    const shown = isSecret(name) ? "(hidden)" : JSON.stringify(cleaned[name] ?? "");
+    return `Invalid configuration: ${name}=${shown}: expected ${describe(issue.message)}`;
+  });
+  return { ok: false, error: [...new Set(lines)].join("\n") };
+}
+
+/** Whether a variable holds a secret (its value is never printed). */
+export function isSecret(name: string): boolean {
+  return name === "OPENAI_API_KEY" || name.includes("TOKEN") || name.includes("SECRET");
 }
 
 function describe(message: string | undefined): string {
@@ -113,4 +168,41 @@ function describe(message: string | undefined): string {
 /** Whether the gateway runs on its built-in local realtime engine (no OpenAI key). */
 export function usesLocalEngine(config: Config): boolean {
   return config.OPENAI_API_KEY === undefined;
+}
+
+/** Whether the open `{user_id}` app route is served: on offline, off with a real key, unless set. */
+export function openRouteEnabled(config: Config): boolean {
+  return config.REALTIME_OPEN_ROUTE ?? usesLocalEngine(config);
+}
+
+/**
+ * What a real key changes at start-up: refusals stop the process, warnings are logged. Offline
+ * (no key) stays zero-config and returns nothing.
+ */
+export function securityCheck(config: Config): { refusals: string[]; warnings: string[] } {
+  const refusals: string[] = [];
+  const warnings: string[] = [];
+  if (usesLocalEngine(config)) return { refusals, warnings };
+  if (config.AUDIOCODES_BOT_TOKEN === undefined) {
+    if (config.ALLOW_UNAUTHENTICATED_BOT) {
+      warnings.push(
+        "AUDIOCODES_BOT_TOKEN is unset: anyone who reaches /ws can place calls on your OpenAI key",
+      );
+    } else {
+      refusals.push(
+        "Cannot start: OPENAI_API_KEY is set but AUDIOCODES_BOT_TOKEN is not, so anyone who reaches /ws could place calls on your key. Set AUDIOCODES_BOT_TOKEN (and the same token in VAIC), or ALLOW_UNAUTHENTICATED_BOT=true to run without one",
+      );
+    }
+  }
+  if (openRouteEnabled(config)) {
+    warnings.push(
+      "REALTIME_OPEN_ROUTE is on with a real key: anyone who reaches /api/v1/streaming/realtime/{user_id} can talk to the model on your key",
+    );
+  }
+  if (config.HOST === "0.0.0.0" || config.HOST === "::") {
+    warnings.push(
+      `HOST=${config.HOST} listens on every interface; put TLS and a reverse proxy in front (see README, Security)`,
+    );
+  }
+  return { refusals, warnings };
 }

@@ -4,7 +4,7 @@
  * and `GET …/status` and `…/health`.
  */
 import type { Config } from "../config.ts";
-import { usesLocalEngine } from "../config.ts";
+import { openRouteEnabled, usesLocalEngine } from "../config.ts";
 import type { Clock } from "../core/clock.ts";
 import { systemClock } from "../core/clock.ts";
 import { randomId } from "../core/ids.ts";
@@ -105,7 +105,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
       service: "realtime",
       status: "ok",
       connections: counts(),
-      routes: { open: config.REALTIME_OPEN_ROUTE, authenticated: authenticator.enabled },
+      routes: { open: openRouteEnabled(config), authenticated: authenticator.enabled },
       upstream: {
         mode: usesLocalEngine(config) ? "local" : "openai",
         model: config.OPENAI_REALTIME_MODEL,
@@ -127,7 +127,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
       const rest = pathname.slice(REALTIME_BASE.length + 1);
       if (rest === "status") return status();
       if (rest === "health") return json({ status: "ok", service: "realtime" });
-      if (RESERVED.has(rest) || !config.REALTIME_OPEN_ROUTE) {
+      if (RESERVED.has(rest) || !openRouteEnabled(config)) {
         return json({ error: "not found" }, 404);
       }
       if (!USER_ID.test(rest)) {
