@@ -11,6 +11,11 @@ export type StoredContent =
   | { type: "input_text"; text: string }
   | {
     type: "input_audio";
+    /**
+     * `null` until transcribed, as the service sends it (§4.4). The GA reference types mark it
+     * optional, but the Agents SDK's item schema requires the field (`string | null`) and
+     * rejects the whole event without it, so it stays present.
+     */
     transcript: string | null;
     audio?: StoredAudio;
     /** Detected speech inside the clip (ms from its start), for VAD turns; never sent. */

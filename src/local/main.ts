@@ -79,19 +79,72 @@ function positiveInt(name: string, value: string | undefined, min: number): numb
   return Number(value);
 }
 
+/** The text `deno task engine --help` prints. */
+export const USAGE = `Usage: deno task engine [options]
+
+Serves the local realtime engine (an offline OpenAI Realtime GA stand-in) at /v1/realtime.
+
+Options (environment variable in brackets):
+  --port <n>             port, 0 picks a free one [ENGINE_PORT] (default 8001)
+  --host <name>          interface to listen on [ENGINE_HOST] (default 127.0.0.1)
+  --cert <file>          PEM certificate chain; with --key, serves wss:// [ENGINE_TLS_CERT]
+  --key <file>           PEM private key [ENGINE_TLS_KEY]
+  --api-key <key>        clients must present this key [ENGINE_API_KEY]
+  --max-session-ms <n>   longest session, >= 1000 [ENGINE_MAX_SESSION_MS] (default 3600000)
+  --log-level <level>    trace, debug, info, warn, error or silent [LOG_LEVEL] (default info)
+  -h, --help             print this help and exit
+`;
+
+/** Parses the command line; `undefined` values mean "not given". */
+export function parseEngineArgs(
+  args: readonly string[],
+): { ok: true; values: Record<string, string | boolean | undefined> } | {
+  ok: false;
+  error: string;
+} {
+  try {
+    const { values } = parseArgs({
+      args: [...args],
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        cert: { type: "string" },
+        key: { type: "string" },
+        "api-key": { type: "string" },
+        "max-session-ms": { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    return { ok: true, values };
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      port: { type: "string" },
-      host: { type: "string" },
-      cert: { type: "string" },
-      key: { type: "string" },
-      "api-key": { type: "string" },
-      "max-session-ms": { type: "string" },
-      "log-level": { type: "string" },
-    },
-  });
+  const parsed = parseEngineArgs(Deno.args);
+  if (!parsed.ok) {
+    console.error(`${parsed.error}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+  if (parsed.values.help === true) {
+    console.log(USAGE.trimEnd());
+    Deno.exit(0);
+  }
+  const text = (name: string): string | undefined => {
+    const value = parsed.values[name];
+    return typeof value === "string" ? value : undefined;
+  };
+  const values = {
+    port: text("port"),
+    host: text("host"),
+    cert: text("cert"),
+    key: text("key"),
+    "api-key": text("api-key"),
+    "max-session-ms": text("max-session-ms"),
+    "log-level": text("log-level"),
+  };
   const env = (name: string) => {
     const value = Deno.env.get(name);
     return value === undefined || value.trim() === "" ? undefined : value.trim();

@@ -32,8 +32,9 @@ export type EffectiveTurnDetection = ServerVad | SemanticVad | null;
 /** Effective input transcription settings. */
 export interface TranscriptionConfig {
   readonly model: string;
-  readonly language: string | null;
-  readonly prompt: string | null;
+  /** Absent when unset: the GA schema has `language?: string`, never `null`. */
+  readonly language?: string;
+  readonly prompt?: string;
   readonly [extra: string]: unknown;
 }
 
@@ -197,12 +198,10 @@ export function applySessionPatch(
     ? config.audio.input.transcription
     : input.transcription === null
     ? null
-    : {
+    : withoutNulls({
       ...input.transcription,
       model: input.transcription.model ?? "whisper-1",
-      language: input.transcription.language ?? null,
-      prompt: input.transcription.prompt ?? null,
-    };
+    });
   const next: SessionConfig = {
     ...config,
     ...(patch.instructions === undefined ? {} : { instructions: patch.instructions }),
@@ -241,4 +240,15 @@ export function applySessionPatch(
     },
   };
   return { ok: true, config: next };
+}
+
+/** The transcription settings without `null` fields: the GA schema has none (§2.4). */
+function withoutNulls(
+  transcription: Record<string, unknown> & { model: string },
+): TranscriptionConfig {
+  const out: Record<string, unknown> & { model: string } = { model: transcription.model };
+  for (const [key, value] of Object.entries(transcription)) {
+    if (value !== null && value !== undefined) out[key] = value;
+  }
+  return out;
 }

@@ -39,3 +39,27 @@ Deno.test("main.ts serves the engine with exactly the permissions of `deno task 
     await child.stderr.cancel();
   }
 });
+
+Deno.test("main.ts --help prints the usage and exits 0", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", "src/local/main.ts", "--help"],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(output.code, 0);
+  const text = new TextDecoder().decode(output.stdout);
+  assert.match(text, /^Usage: deno task engine/);
+  assert.match(text, /--max-session-ms/);
+});
+
+Deno.test("main.ts rejects an unknown flag with the usage and exit code 2", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", "src/local/main.ts", "--bogus"],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(output.code, 2);
+  const text = new TextDecoder().decode(output.stderr);
+  assert.match(text, /Unknown option '--bogus'/);
+  assert.match(text, /Usage: deno task engine/);
+});

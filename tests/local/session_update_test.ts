@@ -23,7 +23,8 @@ Deno.test("engine handles session.update by merging audio and echoing the full c
   assert.deepEqual(session.audio, {
     input: {
       format: { type: "audio/pcmu" },
-      transcription: { model: "gpt-4o-mini-transcribe", language: "en", prompt: null },
+      // Unset fields are omitted, never null (the GA schema has `prompt?: string`).
+      transcription: { model: "gpt-4o-mini-transcribe", language: "en" },
       noise_reduction: null,
       turn_detection: {
         type: "server_vad",
@@ -178,4 +179,25 @@ Deno.test("engine handles a voice change after audio output with an error", asyn
   assert.equal((error.error as Event).code, "cannot_update_voice");
   // The same voice is fine.
   await update(ws, { audio: { output: { voice: "alloy" } } });
+});
+
+Deno.test("engine echoes transcription without null language or prompt", async (t) => {
+  await using engine = startTestEngine();
+  const { ws } = await openSession(engine);
+  await using _ws = ws;
+  const cases: { sent: Event; echoed: Event }[] = [
+    { sent: { model: "whisper-1" }, echoed: { model: "whisper-1" } },
+    { sent: { model: "whisper-1", language: null, prompt: null }, echoed: { model: "whisper-1" } },
+    {
+      sent: { model: "gpt-4o-transcribe", language: "de", prompt: "Bakery words" },
+      echoed: { model: "gpt-4o-transcribe", language: "de", prompt: "Bakery words" },
+    },
+  ];
+  for (const { sent, echoed } of cases) {
+    await t.step(JSON.stringify(sent), async () => {
+      const updated = await update(ws, { audio: { input: { transcription: sent } } });
+      const input = ((updated.session as Event).audio as { input: Event }).input;
+      assert.deepEqual(input.transcription, echoed);
+    });
+  }
 });
