@@ -1,5 +1,5 @@
 /** Entry point of `deno task start`: reads the environment, serves the gateway. */
-import { loadConfig, usesLocalEngine } from "./config.ts";
+import { loadConfig, securityCheck, usesLocalEngine } from "./config.ts";
 import { createLogger } from "./core/logger.ts";
 import { startApp } from "./app.ts";
 
@@ -10,7 +10,13 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   const config = result.config;
+  const security = securityCheck(config);
+  if (security.refusals.length > 0) {
+    for (const line of security.refusals) console.error(line);
+    Deno.exit(1);
+  }
   const log = createLogger(config.LOG_LEVEL);
+  for (const warning of security.warnings) log.warn({}, `Security: ${warning}`);
   const app = await startApp({ config, log });
   log.info({
     url: app.url,

@@ -12,6 +12,7 @@ import { silentLogger } from "./core/logger.ts";
 import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
 import { ConversationManager } from "./audiocodes/conversation_manager.ts";
 import { serveAudioCodesSocket } from "./audiocodes/connection.ts";
+import { CountPerKey, peerAddress } from "./core/peer.ts";
 
 /** A route-level handler mounted by an optional part of the gateway (engine, user API, page). */
 export interface Mount {
@@ -71,14 +72,39 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const startedAt = clock.now();
   // One child logger for every AudioCodes socket and the registry: a pino child is not free.
   const audiocodesLog = log.child({ part: "audiocodes" });
+  const logLimits = {
+    maxValueChars: config.LOG_VALUE_MAX_CHARS,
+    linesPerSecond: config.LOG_LINES_PER_SOCKET,
+  };
   const manager = new ConversationManager({
     clock,
     graceMs: config.RESUME_GRACE_MS,
     log: audiocodesLog,
     agents: deps.agents,
+    limits: {
+      maxEvents: config.MAX_CALL_EVENTS,
+      maxCallMs: config.MAX_CALL_MS,
+      log: logLimits,
+      logTranscripts: config.LOG_TRANSCRIPTS,
+    },
   });
   const mounts = deps.mounts ?? [];
   const sockets = new Set<WebSocket>();
+  /** `/ws` sockets per peer that do not carry a call yet (idle-socket floods). */
+  const pending = new CountPerKey();
+  /** Refusals logged per second at most (a refused flood must not flood the log). */
+  let refusalLogAt = -Infinity;
+  let refusalsSuppressed = 0;
+  const logRefusal = (fields: Record<string, unknown>, message: string): void => {
+    const now = clock.monotonic();
+    if (now - refusalLogAt < 1000) {
+      refusalsSuppressed++;
+      return;
+    }
+    refusalLogAt = now;
+    log.warn({ ...fields, suppressed: refusalsSuppressed }, message);
+    refusalsSuppressed = 0;
+  };
 
   const authorizedForBot = (request: Request): boolean => {
     const expected = config.AUDIOCODES_BOT_TOKEN;
@@ -87,24 +113,67 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return token !== undefined && secretsEqual(token, expected);
   };
 
-  const audiocodes = (request: Request): Response => {
+  const audiocodes = (request: Request, info: { remoteAddr?: Deno.Addr }): Response => {
     // Headers must be read before Deno.upgradeWebSocket.
+    const peer = peerAddress(request, { ...info, trustProxy: config.TRUST_PROXY });
     if (!authorizedForBot(request)) {
-      log.warn({ path: "/ws" }, "Refused AudioCodes connection: bad or missing bearer token");
+      logRefusal(
+        { path: "/ws", peer: peer },
+        "Refused AudioCodes connection: bad or missing bearer token",
+      );
       return json({ error: "unauthorized" }, 401, { "www-authenticate": "Bearer" });
     }
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       // VAIC / Live Hub validation probe (§1.5).
       return json({ type: "ac-bot-api", success: true });
     }
-    const { socket, response } = Deno.upgradeWebSocket(request);
+    // Detached calls hold a model session while they wait for a resume: they count too.
+    const detached = manager.list().filter((c) => c.phase === "detached").length;
+    if (sockets.size + detached >= config.MAX_CALLS) {
+      logRefusal({ path: "/ws", peer, limit: config.MAX_CALLS }, "Refused call: at MAX_CALLS");
+      return json({ error: "Cannot accept call: the gateway is at capacity" }, 503, {
+        "retry-after": "1",
+      });
+    }
+    if (!pending.tryAcquire(peer, config.MAX_CONNECTIONS_PER_PEER)) {
+      logRefusal(
+        { path: "/ws", peer, limit: config.MAX_CONNECTIONS_PER_PEER },
+        "Refused connection: too many sockets without a call from this peer",
+      );
+      return json({ error: "Cannot connect: too many pending connections" }, 429, {
+        "retry-after": "1",
+      });
+    }
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(request);
+    } catch {
+      pending.release(peer);
+      return json({ error: "Cannot connect: not a valid WebSocket upgrade" }, 400);
+    }
+    const { socket, response } = upgraded;
+    let isPending = true;
+    const settle = (): void => {
+      if (!isPending) return;
+      isPending = false;
+      pending.release(peer);
+    };
     sockets.add(socket);
-    socket.addEventListener("close", () => sockets.delete(socket));
+    socket.addEventListener("close", () => {
+      sockets.delete(socket);
+      settle();
+    });
     serveAudioCodesSocket(socket, {
       manager,
       preference: config.MEDIA_FORMATS,
       maxFrameBytes: config.MAX_FRAME_BYTES,
       log: audiocodesLog,
+      clock,
+      maxIdChars: config.MAX_ID_CHARS,
+      rateLimit: config.AUDIOCODES_RATE_LIMIT,
+      firstMessageTimeoutMs: config.FIRST_MESSAGE_TIMEOUT_MS,
+      logLimits,
+      onActive: settle,
     });
     return response;
   };
@@ -122,6 +191,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       calls: {
         active: calls.filter((c) => c.phase === "live").length,
         detached: calls.filter((c) => c.phase === "detached").length,
+        ...manager.stats,
       },
       ...mountStats,
     });
@@ -131,7 +201,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     manager,
     fetch(request, info = {}) {
       const url = new URL(request.url);
-      if (url.pathname === "/ws" && request.method === "GET") return audiocodes(request);
+      if (url.pathname === "/ws" && request.method === "GET") return audiocodes(request, info);
       if (url.pathname === "/health" && request.method === "GET") return health();
       for (const mount of mounts) {
         const response = mount.handle(request, info);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { loadConfig, usesLocalEngine } from "../src/config.ts";
+import { loadConfig, openRouteEnabled, securityCheck, usesLocalEngine } from "../src/config.ts";
+import { testConfig } from "./helpers.ts";
 
 Deno.test("loadConfig() applies defaults and freezes the result", () => {
   const result = loadConfig({});
@@ -84,4 +85,70 @@ Deno.test("main.ts stops start-up with one clear line on a bad variable", async 
     new TextDecoder().decode(output.stderr).trim(),
     'Invalid configuration: PORT="not-a-port": expected a whole number',
   );
+});
+
+Deno.test("loadConfig() reports every bad variable at once, one line each", () => {
+  const result = loadConfig({ PORT: "eighty", GREETING: "maybe", MAX_CALLS: "0" });
+  assert.ok(!result.ok);
+  const lines = result.error.split("\n");
+  assert.equal(lines.length, 3);
+  assert.match(lines[0]!, /^Invalid configuration: PORT="eighty"/);
+  assert.ok(lines.some((l) => l.startsWith('Invalid configuration: GREETING="maybe"')));
+  assert.ok(lines.some((l) => l.startsWith('Invalid configuration: MAX_CALLS="0"')));
+});
+
+Deno.test("securityCheck() is silent offline and strict with a real key", async (t) => {
+  await t.step("offline: zero-config, open route on", () => {
+    const config = testConfig({});
+    assert.deepEqual(securityCheck(config), { refusals: [], warnings: [] });
+    assert.equal(openRouteEnabled(config), true);
+  });
+  await t.step("a key without a bot token refuses to start", () => {
+    const config = testConfig({ OPENAI_API_KEY: "sk-real", HOST: "127.0.0.1" });
+    const check = securityCheck(config);
+    assert.equal(check.refusals.length, 1);
+    assert.match(check.refusals[0]!, /AUDIOCODES_BOT_TOKEN/);
+    assert.equal(openRouteEnabled(config), false);
+  });
+  await t.step("a key with a bot token and a loopback host starts without warnings", () => {
+    const config = testConfig({
+      OPENAI_API_KEY: "sk-real",
+      AUDIOCODES_BOT_TOKEN: "t0ken-t0ken",
+      HOST: "127.0.0.1",
+    });
+    assert.deepEqual(securityCheck(config), { refusals: [], warnings: [] });
+  });
+  await t.step("explicit opt-outs start with a warning each", () => {
+    const config = testConfig({
+      OPENAI_API_KEY: "sk-real",
+      ALLOW_UNAUTHENTICATED_BOT: "true",
+      REALTIME_OPEN_ROUTE: "true",
+    });
+    const check = securityCheck(config);
+    assert.deepEqual(check.refusals, []);
+    assert.equal(check.warnings.length, 3);
+    assert.ok(check.warnings.some((w) => w.includes("AUDIOCODES_BOT_TOKEN is unset")));
+    assert.ok(check.warnings.some((w) => w.includes("REALTIME_OPEN_ROUTE")));
+    assert.ok(check.warnings.some((w) => w.includes("HOST=0.0.0.0")));
+  });
+});
+
+Deno.test("main.ts refuses to start with a real key and no bot token", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys=hostname",
+      "src/main.ts",
+    ],
+    env: { OPENAI_API_KEY: "sk-never-used", PORT: "0", HOST: "127.0.0.1", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 1);
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.match(stderr, /^Cannot start: OPENAI_API_KEY is set but AUDIOCODES_BOT_TOKEN is not/);
+  assert.ok(!stderr.includes("sk-never-used"));
 });

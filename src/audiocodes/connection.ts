@@ -2,7 +2,12 @@
  * The thin per-socket shell for the AudioCodes Bot API: parses frames, dispatches them to the
  * pure handlers and runs the effects they return.
  */
+import type { Clock, TimerId } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import type { LogLimits } from "../core/bounded_log.ts";
+import { boundedLogger, clip } from "../core/bounded_log.ts";
+import type { Bucket } from "../user/rate_limit.ts";
+import { fullBucket, take } from "../user/rate_limit.ts";
 import type { AudioCodesFormat } from "./media_format.ts";
 import type { BotMessage } from "./messages.ts";
 import { parseVaicFrame } from "./messages.ts";
@@ -16,16 +21,44 @@ export interface ConnectionDeps {
   readonly preference: readonly AudioCodesFormat[];
   readonly maxFrameBytes: number;
   readonly log: Logger;
+  readonly clock: Clock;
+  /** Longest identifier accepted in `session.initiate`/`resume`. */
+  readonly maxIdChars: number;
+  /** Messages per second (burst: one second's worth); more are dropped, 2× closes the socket. */
+  readonly rateLimit: number;
+  /** The socket must carry a call (initiate or resume accepted) within this time. */
+  readonly firstMessageTimeoutMs: number;
+  /** Per-socket log limits. */
+  readonly logLimits: Omit<LogLimits, "now">;
+  /** The socket now carries a call (it no longer counts as pending for its peer). */
+  readonly onActive?: () => void;
 }
 
 /** WebSocket close code for a frame over the size limit (RFC 6455 §7.4.1). */
 export const CLOSE_TOO_BIG = 1009;
+/** WebSocket close code for a policy violation: no call in time, a message flood (§7.4.1). */
+export const CLOSE_POLICY = 1008;
 
 /** Wires one upgraded WebSocket to the protocol handlers. */
 export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): void {
   let state: ConnectionState = INITIAL_STATE;
   let conversation: Conversation | undefined;
-  const log = deps.log;
+  const { clock } = deps;
+  const log = boundedLogger(deps.log, { ...deps.logLimits, now: () => clock.monotonic() });
+  let bucket: Bucket = fullBucket(deps.rateLimit, clock.monotonic());
+  /** Frames dropped by the rate limit in the current one-second window. */
+  let floodCount = 0;
+  let floodWindow = clock.monotonic();
+  let firstTimer: TimerId | undefined = clock.setTimeout(() => {
+    firstTimer = undefined;
+    if (state.phase === "active") return;
+    log.warn({ timeoutMs: deps.firstMessageTimeoutMs }, "Closed socket: no call in time");
+    callSocket.close(CLOSE_POLICY, "no session.initiate in time");
+  }, deps.firstMessageTimeoutMs);
+  const stopFirstTimer = (): void => {
+    if (firstTimer !== undefined) clock.clearTimeout(firstTimer);
+    firstTimer = undefined;
+  };
 
   const callSocket: CallSocket = {
     send(message: BotMessage) {
@@ -43,6 +76,7 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
 
   const ctx: HandlerContext = {
     preference: deps.preference,
+    maxIdChars: deps.maxIdChars,
     lookup: (id) => deps.manager.get(id),
   };
 
@@ -52,6 +86,8 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
         callSocket.send(effect.message);
         return;
       case "conversation.open":
+        stopFirstTimer();
+        deps.onActive?.();
         conversation = deps.manager.add({
           conversationId: effect.conversationId,
           mediaFormat: effect.mediaFormat,
@@ -62,6 +98,9 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
         return;
       case "conversation.resume":
         conversation = deps.manager.attach(effect.conversationId, callSocket);
+        if (!conversation) throw new RangeError("Cannot resume call: it ended or is attached");
+        stopFirstTimer();
+        deps.onActive?.();
         return;
       case "conversation.end":
         conversation?.record("session.end", {
@@ -88,10 +127,11 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
       case "call.activity": {
         if (!conversation) return;
         const name = eventName(effect.activity) ?? effect.activity.type;
-        if (name === "start") {
-          conversation.callData = effect.activity.parameters ?? {};
+        if (name === "start" && conversation.callData === undefined) {
+          conversation.callData = boundedCallData(effect.activity.parameters ?? {});
         }
-        conversation.record(name, effect.activity.value);
+        // DTMF digits may be card numbers or PINs: the event is kept, never its value.
+        conversation.record(name, name === "dtmf" ? undefined : effect.activity.value);
         conversation.agent.activity(effect.activity);
         return;
       }
@@ -110,46 +150,103 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
     }
   };
 
+  /** Over the rate limit: drop (cheaply, unparsed); a sustained flood closes the socket. */
+  const limited = (): boolean => {
+    const now = clock.monotonic();
+    const allowed = take(bucket, { perSecond: deps.rateLimit, now });
+    bucket = allowed.bucket;
+    if (allowed.allowed) return false;
+    if (now - floodWindow >= 1000) {
+      floodWindow = now;
+      floodCount = 0;
+    }
+    floodCount++;
+    if (conversation) conversation.stats.rateDropped++;
+    if (floodCount === 1) {
+      (conversation?.log ?? log).warn(
+        { limit: deps.rateLimit },
+        "Dropped messages over the rate limit",
+      );
+    }
+    if (floodCount > deps.rateLimit) {
+      (conversation?.log ?? log).warn({ limit: deps.rateLimit }, "Closed socket: message flood");
+      callSocket.close(CLOSE_POLICY, "message rate over the limit");
+    }
+    return true;
+  };
+
+  const onFrame = (data: unknown): void => {
+    if (frameTooBig(data, deps.maxFrameBytes)) {
+      (conversation?.log ?? log).warn(
+        { limit: deps.maxFrameBytes },
+        "Closed socket: frame over the size limit",
+      );
+      callSocket.close(CLOSE_TOO_BIG, "frame too big");
+      return;
+    }
+    if (limited()) return;
+    if (typeof data !== "string") {
+      if (conversation) conversation.stats.badFrames++;
+      (conversation?.log ?? log).warn({}, "Ignored binary frame: the Bot API uses JSON text frames");
+      return;
+    }
+    const parsed = parseVaicFrame(data);
+    if (!parsed.ok) {
+      if (conversation) conversation.stats.badFrames++;
+      const where = conversation?.log ?? log;
+      if (parsed.kind === "unknown-type") {
+        where.info({ type: parsed.type }, "Ignored message of unknown type");
+      } else if (parsed.kind === "invalid" && parsed.type === "session.initiate") {
+        // A call we cannot read is a call we must decline (§2.10), not leave hanging.
+        state = { phase: "ended" };
+        callSocket.send({
+          type: "session.error",
+          reason: `Cannot accept call: ${clip(parsed.error, 300)}`,
+        });
+        callSocket.close(1000, "call declined");
+      } else {
+        where.warn({ kind: parsed.kind }, parsed.error);
+      }
+      return;
+    }
+    const result = dispatch(state, parsed.message, ctx);
+    state = result.state;
+    for (const effect of result.effects) run(effect);
+  };
+
   socket.addEventListener("message", (event: MessageEvent) => {
     try {
-      if (typeof event.data !== "string") {
-        log.warn({}, "Ignored binary frame: the Bot API uses JSON text frames only");
-        return;
-      }
-      if (frameTooBig(event.data, deps.maxFrameBytes)) {
-        log.warn({ limit: deps.maxFrameBytes }, "Closed socket: frame over the size limit");
-        callSocket.close(CLOSE_TOO_BIG, "frame too big");
-        return;
-      }
-      const parsed = parseVaicFrame(event.data);
-      if (!parsed.ok) {
-        const where = conversation?.log ?? log;
-        if (parsed.kind === "unknown-type") {
-          where.info({ type: parsed.type }, "Ignored message of unknown type");
-        } else if (parsed.kind === "invalid" && parsed.type === "session.initiate") {
-          // A call we cannot read is a call we must decline (§2.10), not leave hanging.
-          state = { phase: "ended" };
-          callSocket.send({ type: "session.error", reason: `Cannot accept call: ${parsed.error}` });
-          callSocket.close(1000, "call declined");
-        } else {
-          where.warn({ kind: parsed.kind }, parsed.error);
-        }
-        return;
-      }
-      const result = dispatch(state, parsed.message, ctx);
-      state = result.state;
-      for (const effect of result.effects) run(effect);
+      onFrame(event.data);
     } catch (error) {
-      // A bug in one call must never take the process or other calls down.
-      (conversation?.log ?? log).error({ err: String(error) }, "Failed to handle frame");
+      // A bug in one call must never take the process or other calls down: that call ends.
+      if (conversation) {
+        conversation.fail(error, "frame");
+        conversation = undefined;
+        state = { phase: "ended" };
+        callSocket.close(1011, "internal error");
+        return;
+      }
+      log.error({ err: errorFields(error) }, "Failed to handle frame");
+      if (state.phase !== "new") {
+        // The call could not be opened or resumed: decline it rather than leave VAIC waiting.
+        state = { phase: "ended" };
+        callSocket.send({ type: "session.error", reason: "Cannot accept call: internal error" });
+        callSocket.close(1011, "internal error");
+      }
     }
   });
 
   socket.addEventListener("close", () => {
-    if (conversation && state.phase === "active") {
-      deps.manager.detach(conversation.conversationId, callSocket);
+    stopFirstTimer();
+    try {
+      if (conversation && state.phase === "active") {
+        deps.manager.detach(conversation.conversationId, callSocket);
+      }
+    } catch (error) {
+      log.error({ err: errorFields(error) }, "Failed to detach a call");
     }
     conversation = undefined;
+    log.flush();
   });
 
   socket.addEventListener("error", () => {
@@ -157,7 +254,34 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
   });
 }
 
-function frameTooBig(data: string, limit: number): boolean {
+/** Call data from `start`, bounded: at most 64 keys, strings cut to 1024 characters. */
+function boundedCallData(parameters: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parameters).slice(0, 64)) {
+    if (key.length > 128) continue;
+    if (typeof value === "string") out[key] = clip(value, 1024);
+    else if (typeof value === "number" || typeof value === "boolean" || value === null) {
+      out[key] = value;
+    } else if (typeof value === "object") {
+      const text = JSON.stringify(value);
+      if (text.length <= 4096) out[key] = value;
+    }
+  }
+  return out;
+}
+
+/** An error as log fields: message and stack, never the objects it came with. */
+export function errorFields(error: unknown): Record<string, unknown> {
+  return error instanceof Error
+    ? { type: error.name, message: error.message, stack: error.stack }
+    : { message: String(error) };
+}
+
+function frameTooBig(data: unknown, limit: number): boolean {
+  if (data instanceof ArrayBuffer) return data.byteLength > limit;
+  if (data instanceof Blob) return data.size > limit;
+  if (ArrayBuffer.isView(data)) return data.byteLength > limit;
+  if (typeof data !== "string") return false;
   // UTF-16 length is at most the UTF-8 byte count; encode only when it could matter.
   if (data.length > limit) return true;
   if (data.length * 3 <= limit) return false;

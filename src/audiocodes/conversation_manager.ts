@@ -4,7 +4,10 @@
  * `session.end` it is kept for a resume grace period (§5.9), then released.
  */
 import type { Clock, TimerId } from "../core/clock.ts";
+import { guardedClock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import type { LogLimits } from "../core/bounded_log.ts";
+import { boundedLogger, clip } from "../core/bounded_log.ts";
 import type { Activity, BotMessage } from "./messages.ts";
 import type { AudioCodesFormat } from "./media_format.ts";
 
@@ -71,6 +74,13 @@ export interface CallHandle {
   transcribe(role: "caller" | "bot", text: string): void;
   /** Ends the conversation from the bot side (after a hangup was sent, or on a fatal error). */
   end(reason: string): void;
+  /**
+   * An internal error inside this call: logs it with the stack, hangs up with a reason and
+   * releases the call. Never throws; the process and other calls go on.
+   */
+  fail(error: unknown, where: string): void;
+  /** The call's clock: its timer callbacks cannot throw into the event loop (they fail the call). */
+  readonly clock: Clock;
   readonly log: Logger;
 }
 
@@ -82,8 +92,41 @@ export interface CallStats {
   chunksIn: number;
   bytesIn: number;
   chunksDropped: number;
+  /** Frames dropped by the per-socket message-rate limit. */
+  rateDropped: number;
+  /** Frames refused as malformed. */
+  badFrames: number;
   messagesOut: number;
 }
+
+/** Limits of the registry and of each call (see README, Security). */
+export interface CallLimits {
+  /** Call events kept per call (oldest dropped). */
+  readonly maxEvents: number;
+  /** Longest phone call; the bot hangs up then. */
+  readonly maxCallMs: number;
+  /** Per-call log limits. */
+  readonly log: Omit<LogLimits, "now">;
+  /** Caller and bot transcripts in the call summary. */
+  readonly logTranscripts: boolean;
+}
+
+/** Registry-wide counters (tests, `/health`, metrics). */
+export interface RegistryStats {
+  accepted: number;
+  ended: number;
+  internalErrors: number;
+}
+
+const DEFAULT_LIMITS: CallLimits = {
+  maxEvents: 200,
+  maxCallMs: 4 * 3600 * 1000,
+  log: { maxValueChars: 200, linesPerSecond: 10 },
+  logTranscripts: false,
+};
+
+/** Characters of an event value kept (values are for diagnosis, not a record of the call). */
+const EVENT_VALUE_CHARS = 64;
 
 /** One conversation in the registry. */
 export class Conversation implements CallHandle {
@@ -93,17 +136,33 @@ export class Conversation implements CallHandle {
   readonly botName: string | undefined;
   readonly createdAt: number;
   readonly events: CallEvent[] = [];
+  /** Call events dropped over the limit. */
+  eventsDropped = 0;
   readonly transcript: TranscriptEntry[] = [];
-  readonly stats: CallStats = { chunksIn: 0, bytesIn: 0, chunksDropped: 0, messagesOut: 0 };
+  /** Transcript lines per side, kept whether or not the text is. */
+  readonly turns = { caller: 0, bot: 0 };
+  readonly stats: CallStats = {
+    chunksIn: 0,
+    bytesIn: 0,
+    chunksDropped: 0,
+    rateDropped: 0,
+    badFrames: 0,
+    messagesOut: 0,
+  };
   readonly log: Logger;
+  readonly clock: Clock;
   callData: Readonly<Record<string, unknown>> | undefined;
   phase: ConversationPhase = "live";
   updatedAt: number;
   socket: CallSocket | null;
   agent!: CallAgent;
   graceTimer: TimerId | undefined;
+  maxTimer: TimerId | undefined;
   #clock: Clock;
+  #maxEvents: number;
+  #keepTranscript: boolean;
   #onEnd: (c: Conversation, reason: string) => void;
+  #onFail: (c: Conversation, error: unknown, where: string) => void;
 
   constructor(options: {
     conversationId: string;
@@ -113,7 +172,10 @@ export class Conversation implements CallHandle {
     socket: CallSocket;
     clock: Clock;
     log: Logger;
+    maxEvents: number;
+    keepTranscript: boolean;
     onEnd: (c: Conversation, reason: string) => void;
+    onFail: (c: Conversation, error: unknown, where: string) => void;
   }) {
     this.conversationId = options.conversationId;
     this.mediaFormat = options.mediaFormat;
@@ -121,8 +183,12 @@ export class Conversation implements CallHandle {
     this.botName = options.botName;
     this.socket = options.socket;
     this.#clock = options.clock;
+    this.#maxEvents = options.maxEvents;
+    this.#keepTranscript = options.keepTranscript;
     this.log = options.log;
     this.#onEnd = options.onEnd;
+    this.#onFail = options.onFail;
+    this.clock = guardedClock(options.clock, (error) => this.fail(error, "timer"));
     this.createdAt = this.updatedAt = options.clock.now();
   }
 
@@ -145,16 +211,34 @@ export class Conversation implements CallHandle {
   }
 
   record(name: string, value?: unknown): void {
-    this.events.push({ at: this.#clock.now(), name, ...(value === undefined ? {} : { value }) });
+    // Bounded: the newest events, names cut, values only as short strings (no payloads).
+    if (this.events.length >= this.#maxEvents) {
+      this.events.shift();
+      this.eventsDropped++;
+    }
+    const shown = value === undefined ? undefined : eventValue(value);
+    this.events.push({
+      at: this.#clock.now(),
+      name: clip(name, EVENT_VALUE_CHARS),
+      ...(shown === undefined ? {} : { value: shown }),
+    });
     this.updatedAt = this.#clock.now();
   }
 
   transcribe(role: "caller" | "bot", text: string): void {
-    this.transcript.push({ at: this.#clock.now(), role, text });
+    this.turns[role]++;
+    // Kept only when transcripts are logged (LOG_TRANSCRIPTS): caller speech is personal data.
+    if (!this.#keepTranscript) return;
+    if (this.transcript.length >= this.#maxEvents) this.transcript.shift();
+    this.transcript.push({ at: this.#clock.now(), role, text: clip(text, 1000) });
   }
 
   end(reason: string): void {
     this.#onEnd(this, reason);
+  }
+
+  fail(error: unknown, where: string): void {
+    this.#onFail(this, error, where);
   }
 
   /** A summary for `/health` and logs (no audio, no secrets). */
@@ -170,6 +254,18 @@ export class Conversation implements CallHandle {
   }
 }
 
+function eventValue(value: unknown): unknown {
+  if (typeof value === "string") return clip(value, EVENT_VALUE_CHARS);
+  if (typeof value === "number" || typeof value === "boolean" || value === null) return value;
+  if (typeof value !== "object") return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value).slice(0, 4)) {
+    if (typeof v === "string") out[clip(key, 32)] = clip(v, EVENT_VALUE_CHARS);
+    else if (typeof v === "number" || typeof v === "boolean") out[clip(key, 32)] = v;
+  }
+  return out;
+}
+
 /** Registry of conversations keyed by `conversationId`. */
 export class ConversationManager {
   readonly #conversations = new Map<string, Conversation>();
@@ -178,12 +274,22 @@ export class ConversationManager {
   readonly #log: Logger;
   readonly #factory: AgentFactory;
   readonly #released = new Set<(c: Conversation, reason: string) => void>();
+  readonly #limits: CallLimits;
+  /** Registry-wide counters. */
+  readonly stats: RegistryStats = { accepted: 0, ended: 0, internalErrors: 0 };
 
-  constructor(options: { clock: Clock; graceMs: number; log: Logger; agents: AgentFactory }) {
+  constructor(options: {
+    clock: Clock;
+    graceMs: number;
+    log: Logger;
+    agents: AgentFactory;
+    limits?: Partial<CallLimits>;
+  }) {
     this.#clock = options.clock;
     this.#graceMs = options.graceMs;
     this.#log = options.log;
     this.#factory = options.agents;
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
   }
 
   /** Registers a new conversation and builds its agent. */
@@ -197,16 +303,61 @@ export class ConversationManager {
     if (this.#conversations.has(options.conversationId)) {
       throw new RangeError(`Cannot add conversation: "${options.conversationId}" exists`);
     }
+    const clock = this.#clock;
     const conversation = new Conversation({
       ...options,
-      clock: this.#clock,
-      log: this.#log.child({ conversationId: options.conversationId }),
+      clock,
+      log: boundedLogger(this.#log, { ...this.#limits.log, now: () => clock.monotonic() })
+        .child({ conversationId: options.conversationId }),
+      maxEvents: this.#limits.maxEvents,
+      keepTranscript: this.#limits.logTranscripts,
       onEnd: (c, reason) => void this.remove(c.conversationId, reason),
+      onFail: (c, error, where) => this.#fail(c, error, where),
     });
     this.#conversations.set(options.conversationId, conversation);
-    conversation.agent = this.#factory(conversation);
+    try {
+      conversation.agent = this.#factory(conversation);
+    } catch (error) {
+      this.#conversations.delete(options.conversationId);
+      conversation.phase = "ended";
+      throw error;
+    }
+    this.stats.accepted++;
+    conversation.maxTimer = conversation.clock.setTimeout(() => {
+      conversation.maxTimer = undefined;
+      this.#hangUp(conversation, "maximum call duration reached");
+    }, this.#limits.maxCallMs);
     conversation.log.info({ mediaFormat: options.mediaFormat }, "Call accepted");
     return conversation;
+  }
+
+  /** Sends VAIC a `hangup` activity (a reason it shows) and releases the call. */
+  #hangUp(conversation: Conversation, reason: string): void {
+    if (conversation.phase === "ended") return;
+    try {
+      conversation.record("hangup", { reason });
+      conversation.send({
+        type: "activities",
+        activities: [{ type: "event", name: "hangup", activityParams: { hangupReason: reason } }],
+      });
+    } catch {
+      // The socket is gone; the call is released below all the same.
+    }
+    void this.remove(conversation.conversationId, reason);
+  }
+
+  #fail(conversation: Conversation, error: unknown, where: string): void {
+    if (conversation.phase === "ended") return;
+    this.stats.internalErrors++;
+    try {
+      conversation.log.error({
+        where,
+        err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error),
+      }, "Ending call: internal error");
+    } catch {
+      // Logging must not stop the call from ending.
+    }
+    this.#hangUp(conversation, "internal error");
   }
 
   /** The conversation with that id, if it is live or resumable. */
@@ -232,17 +383,23 @@ export class ConversationManager {
     conversation.phase = "detached";
     conversation.updatedAt = this.#clock.now();
     conversation.log.info({ graceMs: this.#graceMs }, "Call socket dropped; waiting for resume");
-    conversation.agent.detached();
+    try {
+      conversation.agent.detached();
+    } catch (error) {
+      this.#fail(conversation, error, "detach");
+      return;
+    }
     conversation.graceTimer = this.#clock.setTimeout(() => {
       conversation.graceTimer = undefined;
       void this.remove(conversationId, "resume grace period expired");
     }, this.#graceMs);
   }
 
-  /** A `session.resume` re-attaches a new socket. */
+  /** A `session.resume` re-attaches a new socket; a call whose socket is still live is refused. */
   attach(conversationId: string, socket: CallSocket): Conversation | undefined {
     const conversation = this.#conversations.get(conversationId);
     if (!conversation || conversation.phase === "ended") return undefined;
+    if (conversation.phase === "live" && conversation.socket !== null) return undefined;
     if (conversation.graceTimer !== undefined) this.#clock.clearTimeout(conversation.graceTimer);
     conversation.graceTimer = undefined;
     const previous = conversation.socket;
@@ -251,7 +408,12 @@ export class ConversationManager {
     conversation.updatedAt = this.#clock.now();
     if (previous && previous !== socket) previous.close(1000, "conversation resumed elsewhere");
     conversation.log.info({}, "Call resumed");
-    conversation.agent.resumed();
+    try {
+      conversation.agent.resumed();
+    } catch (error) {
+      this.#fail(conversation, error, "resume");
+      return undefined;
+    }
     return conversation;
   }
 
@@ -261,17 +423,31 @@ export class ConversationManager {
     if (!conversation || conversation.phase === "ended") return;
     conversation.phase = "ended";
     if (conversation.graceTimer !== undefined) this.#clock.clearTimeout(conversation.graceTimer);
-    conversation.graceTimer = undefined;
+    if (conversation.maxTimer !== undefined) this.#clock.clearTimeout(conversation.maxTimer);
+    conversation.graceTimer = conversation.maxTimer = undefined;
     this.#conversations.delete(conversationId);
-    conversation.log.info({
-      reason,
-      durationMs: this.#clock.now() - conversation.createdAt,
-      stats: conversation.stats,
-      events: conversation.events.length,
-      transcript: conversation.transcript,
-    }, "Call ended");
-    for (const listener of this.#released) listener(conversation, reason);
-    await conversation.agent.close(reason);
+    this.stats.ended++;
+    try {
+      conversation.log.info({
+        reason,
+        durationMs: this.#clock.now() - conversation.createdAt,
+        stats: conversation.stats,
+        events: conversation.events.length + conversation.eventsDropped,
+        callerTurns: conversation.turns.caller,
+        botTurns: conversation.turns.bot,
+        ...(this.#limits.logTranscripts ? { transcript: conversation.transcript } : {}),
+      }, "Call ended");
+      for (const listener of this.#released) listener(conversation, reason);
+    } catch (error) {
+      this.stats.internalErrors++;
+      this.#log.error({ err: String(error) }, "Failed to report an ended call");
+    }
+    try {
+      await conversation.agent.close(reason);
+    } catch (error) {
+      this.stats.internalErrors++;
+      conversation.log.error({ err: String(error) }, "Failed to close a call's agent");
+    }
   }
 
   /** Subscribes to conversation releases (tests, metrics). Returns an unsubscribe function. */

@@ -72,8 +72,12 @@ export interface HandlerResult {
 export interface HandlerContext {
   /** Our media format preference, most preferred first. */
   readonly preference: readonly AudioCodesFormat[];
-  /** Looks up a live or resumable conversation by id. */
-  lookup(conversationId: string): { readonly mediaFormat: AudioCodesFormat } | undefined;
+  /** Looks up a live or resumable conversation by id; `attached`: its socket is still open. */
+  lookup(
+    conversationId: string,
+  ): { readonly mediaFormat: AudioCodesFormat; readonly attached?: boolean } | undefined;
+  /** Longest identifier accepted (conversationId, caller, botName, participant). */
+  readonly maxIdChars?: number;
 }
 
 /** A map with one pure handler per message type. */
@@ -97,9 +101,52 @@ const warn = (message: string, fields?: Record<string, unknown>): Effect => ({
 const participantOf = (participant: string | undefined) =>
   participant === undefined ? {} : { participant };
 
+/** Open user streams per call (participants: caller, agent, a few conference legs). */
+export const MAX_USER_STREAMS = 8;
+
+/** Declines a call: `session.error` with the reason, then a normal close. */
+const decline = (conversationId: string | undefined, reason: string, close: string) => ({
+  state: { phase: "ended" } as const,
+  effects: [
+    {
+      type: "send",
+      message: {
+        type: "session.error",
+        ...(conversationId === undefined ? {} : { conversationId }),
+        reason,
+      },
+    },
+    { type: "close", code: 1000, reason: close },
+  ] satisfies Effect[],
+});
+
+/** The first identifier over the limit, named, or undefined when all fit. */
+function overlongId(
+  fields: Readonly<Record<string, string | undefined>>,
+  max: number | undefined,
+): string | undefined {
+  if (max === undefined) return undefined;
+  for (const [name, value] of Object.entries(fields)) {
+    if (value !== undefined && value.length > max) {
+      return `${name} is longer than ${max} characters`;
+    }
+  }
+  return undefined;
+}
+
 /** The AudioCodes Bot API handler map. */
 export const handlers = {
   "session.initiate"(state, message, ctx) {
+    const overlong = overlongId({
+      conversationId: message.conversationId,
+      caller: message.caller,
+      botName: message.botName,
+      participant: message.participant,
+    }, ctx.maxIdChars);
+    if (overlong !== undefined) {
+      // The id itself is not echoed: it may be the very thing that is too large.
+      return decline(undefined, `Cannot accept call: ${overlong}`, "call declined");
+    }
     if (state.phase !== "new") {
       return same(
         state,
@@ -165,10 +212,22 @@ export const handlers = {
   },
 
   "session.resume"(state, message, ctx) {
+    const overlong = overlongId({ conversationId: message.conversationId }, ctx.maxIdChars);
+    if (overlong !== undefined) {
+      return decline(undefined, `Cannot resume call: ${overlong}`, "resume declined");
+    }
     if (state.phase !== "new") {
       return same(state, warn("Ignored session.resume: the socket already carries a conversation"));
     }
     const known = ctx.lookup(message.conversationId);
+    if (known?.attached) {
+      // No takeover: a live call's socket keeps it. VAIC resumes only after its socket dropped.
+      return decline(
+        message.conversationId,
+        "Cannot resume call: its socket is still connected",
+        "resume declined",
+      );
+    }
     if (!known) {
       return {
         state: { phase: "ended" },
@@ -224,11 +283,19 @@ export const handlers = {
     return same(state, { type: "send", message: { type: "connection.validated", success: true } });
   },
 
-  "userStream.start"(state, message) {
+  "userStream.start"(state, message, ctx) {
     if (state.phase !== "active") {
       return same(state, warn("Ignored userStream.start outside a conversation"));
     }
     const key = message.participant ?? "";
+    const overlong = overlongId({ participant: message.participant }, ctx.maxIdChars);
+    if (overlong !== undefined) return same(state, warn(`Ignored userStream.start: ${overlong}`));
+    if (!state.userStreams.includes(key) && state.userStreams.length >= MAX_USER_STREAMS) {
+      return same(
+        state,
+        warn(`Ignored userStream.start: more than ${MAX_USER_STREAMS} open user streams`),
+      );
+    }
     const userStreams = state.userStreams.includes(key)
       ? state.userStreams
       : [...state.userStreams, key];

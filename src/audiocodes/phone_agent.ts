@@ -28,6 +28,7 @@ export interface PhoneAgentDeps {
   /** The upstream endpoint (the local engine's URL is known only once the server listens). */
   readonly upstreamUrl: () => string;
   readonly resamplers: ResamplerFactory;
+  /** Unused by the agent itself: each call runs on its own guarded clock (`CallHandle.clock`). */
   readonly clock: Clock;
 }
 
@@ -104,11 +105,14 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   #safetyTimer: TimerId | undefined;
   #after: AfterSpeech | undefined;
   #instructions: string;
+  /** After close, whatever still arrives (queued upstream events, timers) is ignored. */
+  #closed = false;
 
   constructor(call: CallHandle, deps: PhoneAgentDeps, shared: SharedSession) {
     this.#call = call;
     this.#config = deps.config;
-    this.#clock = deps.clock;
+    // The call's clock: a throwing timer callback ends this call, not the process.
+    this.#clock = call.clock;
     this.#plan = formatPlan(call.mediaFormat);
     this.#upstreamBytesPerMs = this.#plan.upstream.type === "audio/pcm" ? 48 : 8;
     const pieceBytes = PIECE_MS[this.#plan.codec] * this.#plan.bytesPerMs;
@@ -118,7 +122,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       ? undefined
       : new Transcoder(deps.resamplers, this.#plan.sampleRate);
     this.#playout = new Playout({
-      clock: deps.clock,
+      clock: this.#clock,
       leadMs: deps.config.PLAYOUT_LEAD_MS,
       sink: {
         start: () => {
@@ -158,7 +162,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       },
       upstreamBytesPerMs: this.#upstreamBytesPerMs,
       leg: this,
-      clock: deps.clock,
+      clock: this.#clock,
       log: call.log,
       onFunctionCall: (fc) => this.#onFunctionCall(fc),
       onFailed: (reason) => this.#onFailed(reason),
@@ -174,6 +178,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   // ---- CallAgent (VAIC → model) ----
 
   audio(audioChunk: string): void {
+    if (this.#closed) return;
     this.#bridge.appendAudio(
       this.#transcoder ? this.#transcoder.toUpstream(audioChunk) : audioChunk,
     );
@@ -182,6 +187,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   userStream(): void {}
 
   activity(activity: Activity): void {
+    if (this.#closed) return;
     switch (eventName(activity)) {
       case "start":
         return this.#onStart();
@@ -193,6 +199,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   }
 
   detached(): void {
+    if (this.#closed) return;
     this.#detached = true;
     // The play stream died with the socket: account for what was heard, drop the rest.
     this.#bridge.interrupt();
@@ -203,18 +210,23 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   }
 
   close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    // First, so that events already queued on the upstream socket find a closed leg.
+    this.#closed = true;
+    this.#after = undefined;
+    if (this.#dtmfTimer !== undefined) this.#clock.clearTimeout(this.#dtmfTimer);
+    if (this.#safetyTimer !== undefined) this.#clock.clearTimeout(this.#safetyTimer);
+    this.#dtmfTimer = this.#safetyTimer = undefined;
     this.#bridge.close();
     this.#playout.close();
     this.#transcoder?.close();
-    if (this.#dtmfTimer !== undefined) this.#clock.clearTimeout(this.#dtmfTimer);
-    if (this.#safetyTimer !== undefined) this.#clock.clearTimeout(this.#safetyTimer);
     return Promise.resolve();
   }
 
   // ---- BridgeLeg (model → VAIC) ----
 
   playAudio(itemId: string, delta: string): void {
-    if (this.#detached || this.#ending) return;
+    if (this.#closed || this.#detached || this.#ending) return;
     if (!this.#transcoder) {
       const bpm = this.#plan.bytesPerMs;
       for (let i = 0; i < delta.length; i += this.#pieceChars) {
@@ -232,14 +244,17 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   }
 
   endAudio(itemId: string): void {
+    if (this.#closed) return;
     this.#playout.finish(itemId);
   }
 
   interrupt(): Interrupted | undefined {
+    if (this.#closed) return undefined;
     return this.#playout.interrupt();
   }
 
   notify(event: LegEvent): void {
+    if (this.#closed) return;
     switch (event.type) {
       case "speech.started":
         this.#call.send({ type: "userStream.speech.started" });
@@ -302,7 +317,8 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   }
 
   #onDtmf(digits: string): void {
-    const clean = digits.replace(/[^0-9*#A-Da-d]/g, "");
+    const max = this.#config.MAX_DTMF_DIGITS;
+    const clean = digits.slice(0, max * 4).replace(/[^0-9*#A-Da-d]/g, "").slice(0, max);
     if (!clean || this.#ending) return;
     if (this.#config.DTMF_MODE === "digit") {
       this.#sendDtmf(`The caller pressed ${clean} on the phone keypad.`);
@@ -312,6 +328,13 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     if (this.#dtmfTimer !== undefined) this.#clock.clearTimeout(this.#dtmfTimer);
     this.#dtmfTimer = undefined;
     const hash = this.#dtmfDigits.indexOf("#");
+    if (hash < 0 && this.#dtmfDigits.length >= max) {
+      // Bounded: a full buffer is an entry, as if # had been pressed.
+      const entered = this.#dtmfDigits.slice(0, max);
+      this.#dtmfDigits = "";
+      this.#sendDtmf(`The caller entered ${entered} on the phone keypad.`);
+      return;
+    }
     if (hash >= 0) {
       const entered = this.#dtmfDigits.slice(0, hash);
       this.#dtmfDigits = this.#dtmfDigits.slice(hash + 1);

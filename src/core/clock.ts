@@ -20,3 +20,23 @@ export const systemClock: Clock = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (id) => clearTimeout(id),
 };
+
+/**
+ * A clock whose timer callbacks cannot throw into the event loop: an exception is handed to
+ * `onError` (the call that owns the timers ends; the process goes on).
+ */
+export function guardedClock(clock: Clock, onError: (error: unknown) => void): Clock {
+  return {
+    now: () => clock.now(),
+    monotonic: () => clock.monotonic(),
+    setTimeout: (callback, ms) =>
+      clock.setTimeout(() => {
+        try {
+          callback();
+        } catch (error) {
+          onError(error);
+        }
+      }, ms),
+    clearTimeout: (id) => clock.clearTimeout(id),
+  };
+}

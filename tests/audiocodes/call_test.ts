@@ -169,8 +169,8 @@ Deno.test("barge-in before any audio played cancels without a truncate", async (
   assert.equal(vaic.socket.received.filter((m) => m.type === "playStream.start").length, 0);
 });
 
-Deno.test("speech events reach VAIC and the transcript is kept", async () => {
-  await using rig = await startRig({ GREETING: "false" });
+Deno.test("speech events reach VAIC and the transcript is kept (LOG_TRANSCRIPTS)", async () => {
+  await using rig = await startRig({ GREETING: "false", LOG_TRANSCRIPTS: "true" });
   await using vaic = new Vaic(rig.app);
   await vaic.begin(["raw/lpcm16"]);
   await vaic.stream(await fixture("hello_16k.wav"));
@@ -196,7 +196,11 @@ Deno.test("DTMF reaches the model as user text and gets a reply", async (t) => {
     ] as const
   ) {
     await t.step(mode, async () => {
-      await using rig = await startRig({ GREETING: "false", DTMF_MODE: mode });
+      await using rig = await startRig({
+        GREETING: "false",
+        DTMF_MODE: mode,
+        LOG_TRANSCRIPTS: "true",
+      });
       await using vaic = new Vaic(rig.app);
       await vaic.begin(["raw/mulaw"]);
       for (const digits of presses) vaic.activity({ type: "event", name: "DTMF", value: digits });
