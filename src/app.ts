@@ -18,6 +18,8 @@ import { ResamplerFactory } from "./audio/resampler.ts";
 import type { UserRealtime } from "./user/route.ts";
 import { createUserRealtime } from "./user/route.ts";
 import { createWebPage } from "./web/route.ts";
+import { cachedProbe } from "./core/upstream_probe.ts";
+import { commit, VERSION } from "./core/version.ts";
 
 /** Options of {@linkcode startApp}. */
 export interface AppOptions {
@@ -76,6 +78,15 @@ export async function startApp(options: AppOptions): Promise<App> {
     agents: options.agents ??
       phoneAgents({ config, clock, resamplers, upstreamUrl: () => upstreamUrl }),
     mounts,
+    build: { version: VERSION, commit: commit((name) => Deno.env.get(name)) },
+    ...(engine ? {} : {
+      probeUpstream: cachedProbe({
+        url: config.OPENAI_REALTIME_URL,
+        ttlMs: 15_000,
+        timeoutMs: 3000,
+        now: () => clock.monotonic(),
+      }),
+    }),
   });
   const server = listen((request, info) => gateway.fetch(request, info), {
     hostname: options.hostname ?? config.HOST,

@@ -24,10 +24,30 @@ if (import.meta.main) {
     upstream: usesLocalEngine(config) ? "local engine (no OPENAI_API_KEY)" : "OpenAI Realtime",
     model: config.OPENAI_REALTIME_MODEL,
   }, "Voice gateway listening");
-  const stop = () => {
-    log.info({}, "Shutting down");
-    void app.close().then(() => Deno.exit(0));
+  // Graceful drain on the first signal; a second one ends the remaining calls at once (still
+  // with a hangup each). Either way the process exits 0 once everything is closed.
+  const abort = new AbortController();
+  let stopping = false;
+  const stop = (signal: Deno.Signal) => {
+    if (stopping) {
+      log.info({ signal }, "Second signal: ending the remaining calls now");
+      abort.abort();
+      return;
+    }
+    stopping = true;
+    log.info({ signal, drainTimeoutMs: config.DRAIN_TIMEOUT_MS }, "Shutting down: draining");
+    void (async () => {
+      try {
+        await app.gateway.drain({ timeoutMs: config.DRAIN_TIMEOUT_MS, signal: abort.signal });
+        await app.close();
+        log.info({}, "Stopped");
+        Deno.exit(0);
+      } catch (error) {
+        log.error({ err: String(error) }, "Failed to shut down cleanly");
+        Deno.exit(1);
+      }
+    })();
   };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
 }

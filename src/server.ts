@@ -23,6 +23,10 @@ export interface Mount {
   ): Response | Promise<Response> | undefined;
   /** Live connection counts for `/health`. */
   stats?(): Record<string, unknown>;
+  /** Live sessions that a drain waits for. */
+  active?(): number;
+  /** The end of a drain: tell each live session why it ends, then close it (1001). */
+  shutdown?(): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -35,14 +39,30 @@ export interface GatewayDeps {
   readonly agents: AgentFactory;
   /** Extra route handlers, tried in order after the built-in routes. */
   readonly mounts?: readonly Mount[];
+  /** Checks the upstream for `/ready` (default: always reachable, e.g. the local engine). */
+  readonly probeUpstream?: UpstreamProbe;
+  /** Version and commit reported by `/health` and `/ready`. */
+  readonly build?: { readonly version: string; readonly commit: string };
 }
 
 /** A built gateway: its fetch handler and its state. */
 export interface Gateway {
   fetch(request: Request, info?: { remoteAddr?: Deno.Addr }): Response | Promise<Response>;
   readonly manager: ConversationManager;
+  /** True once a drain began: `/ready` is 503 and new calls and sessions are refused. */
+  readonly draining: boolean;
+  /**
+   * Graceful drain: refuse new calls and sessions at once, let live ones finish until
+   * `timeoutMs`, then hang up each remaining call (a `hangup` activity) and end each app
+   * session (`error` `server_shutting_down`, then 1001). `signal` aborts the wait (a second
+   * signal): the remaining calls are ended at once, just as cleanly.
+   */
+  drain(options: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Whether the upstream can be reached, for `/ready` (cached by the caller). */
+export type UpstreamProbe = () => Promise<{ ok: boolean; detail: string }>;
 
 const json = (body: unknown, status = 200, headers: HeadersInit = {}): Response =>
   new Response(JSON.stringify(body), {
@@ -178,11 +198,36 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return response;
   };
 
+  let draining = false;
+  const build = deps.build ?? { version: "0.0.0", commit: "unknown" };
+  const probeUpstream: UpstreamProbe = deps.probeUpstream ??
+    (() => Promise.resolve({ ok: true, detail: "local engine" }));
+
+  const ready = async (): Promise<Response> => {
+    const reasons: string[] = [];
+    if (draining) reasons.push("draining");
+    const live = manager.list().length;
+    if (live >= config.MAX_CALLS) reasons.push(`at MAX_CALLS (${config.MAX_CALLS})`);
+    const upstream = await probeUpstream();
+    if (!upstream.ok) reasons.push(`upstream unreachable: ${upstream.detail}`);
+    return json(
+      {
+        status: reasons.length === 0 ? "ready" : "not ready",
+        ...(reasons.length === 0 ? {} : { reasons }),
+        upstream: { mode: usesLocalEngine(config) ? "local" : "openai", detail: upstream.detail },
+        ...build,
+      },
+      reasons.length === 0 ? 200 : 503,
+      { "cache-control": "no-store" },
+    );
+  };
+
   const health = (): Response => {
     const calls = manager.list();
     const mountStats = Object.assign({}, ...mounts.map((m) => m.stats?.() ?? {}));
     return json({
-      status: "ok",
+      status: draining ? "draining" : "ok",
+      ...build,
       uptimeSeconds: Math.round((clock.now() - startedAt) / 1000),
       upstream: {
         mode: usesLocalEngine(config) ? "local" : "openai",
@@ -197,12 +242,56 @@ export function createGateway(deps: GatewayDeps): Gateway {
     });
   };
 
+  const activeSessions = (): number =>
+    manager.list().length + mounts.reduce((n, m) => n + (m.active?.() ?? 0), 0);
+
+  const drain = async (options: { timeoutMs: number; signal?: AbortSignal }): Promise<void> => {
+    draining = true;
+    log.info({ timeoutMs: options.timeoutMs, live: activeSessions() }, "Draining");
+    const deadline = clock.monotonic() + options.timeoutMs;
+    // Wait for calls and sessions to end by themselves, checking as they end and at the deadline.
+    while (activeSessions() > 0 && !options.signal?.aborted) {
+      const left = deadline - clock.monotonic();
+      if (left <= 0) break;
+      let timer: ReturnType<Clock["setTimeout"]> | undefined;
+      let onAbort: (() => void) | undefined;
+      await new Promise<void>((resolve) => {
+        timer = clock.setTimeout(resolve, Math.min(left, 250));
+        onAbort = resolve;
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+      });
+      if (timer !== undefined) clock.clearTimeout(timer);
+      if (onAbort) options.signal?.removeEventListener("abort", onAbort);
+    }
+    const left = activeSessions();
+    if (left > 0) log.info({ live: left }, "Drain deadline: ending the remaining calls");
+    await manager.hangUpAll("gateway shutting down");
+    for (const mount of mounts) await mount.shutdown?.();
+    // VAIC answers a hangup by closing its socket; give it a moment before the 1001s.
+    const closeBy = clock.monotonic() + 1000;
+    while (sockets.size > 0 && clock.monotonic() < closeBy && !options.signal?.aborted) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, 20));
+    }
+  };
+
   return {
     manager,
+    get draining() {
+      return draining;
+    },
+    drain,
     fetch(request, info = {}) {
       const url = new URL(request.url);
+      if (draining && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+        // VAIC and apps try another instance.
+        return json({ error: "Cannot connect: the gateway is shutting down" }, 503, {
+          "retry-after": "1",
+          connection: "close",
+        });
+      }
       if (url.pathname === "/ws" && request.method === "GET") return audiocodes(request, info);
       if (url.pathname === "/health" && request.method === "GET") return health();
+      if (url.pathname === "/ready" && request.method === "GET") return ready();
       for (const mount of mounts) {
         const response = mount.handle(request, info);
         if (response) return response;

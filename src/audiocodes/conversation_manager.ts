@@ -352,7 +352,9 @@ export class ConversationManager {
     try {
       conversation.log.error({
         where,
-        err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error),
+        err: error instanceof Error
+          ? { message: error.message, stack: error.stack }
+          : String(error),
       }, "Ending call: internal error");
     } catch {
       // Logging must not stop the call from ending.
@@ -448,6 +450,28 @@ export class ConversationManager {
       this.stats.internalErrors++;
       conversation.log.error({ err: String(error) }, "Failed to close a call's agent");
     }
+  }
+
+  /**
+   * Hangs up every call with `reason` (a `hangup` activity VAIC shows) and releases it: the end
+   * of a drain. Detached calls are released (no socket to tell).
+   */
+  async hangUpAll(reason: string): Promise<void> {
+    const calls = this.list();
+    for (const conversation of calls) this.#hangUp(conversation, reason);
+    await Promise.all(calls.map((c) => this.remove(c.conversationId, reason)));
+  }
+
+  /** Resolves once no conversation is left (or at once when there is none). */
+  whenEmpty(): Promise<void> {
+    if (this.#conversations.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const off = this.onRelease(() => {
+        if (this.#conversations.size > 0) return;
+        off();
+        resolve();
+      });
+    });
   }
 
   /** Subscribes to conversation releases (tests, metrics). Returns an unsubscribe function. */
