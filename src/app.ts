@@ -19,6 +19,7 @@ import type { UserRealtime } from "./user/route.ts";
 import { createUserRealtime } from "./user/route.ts";
 import { createWebPage } from "./web/route.ts";
 import { cachedProbe } from "./core/upstream_probe.ts";
+import { GatewayMetrics } from "./core/metrics.ts";
 import { commit, VERSION } from "./core/version.ts";
 
 /** Options of {@linkcode startApp}. */
@@ -71,13 +72,20 @@ export async function startApp(options: AppOptions): Promise<App> {
     })
     : undefined;
   if (engine) mounts.push(engine);
-  const gateway = createGateway({
+  // One registry for the whole gateway; the live gauges read the parts once they exist.
+  let gateway: Gateway | undefined;
+  const metrics = new GatewayMetrics({
+    calls: () => gateway?.manager.size ?? 0,
+    sessions: () => user.connections.size,
+  });
+  gateway = createGateway({
     config,
     log,
     clock,
     agents: options.agents ??
-      phoneAgents({ config, clock, resamplers, upstreamUrl: () => upstreamUrl }),
+      phoneAgents({ config, clock, resamplers, metrics, upstreamUrl: () => upstreamUrl }),
     mounts,
+    metrics,
     build: { version: VERSION, commit: commit((name) => Deno.env.get(name)) },
     ...(engine ? {} : {
       probeUpstream: cachedProbe({

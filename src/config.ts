@@ -116,6 +116,8 @@ export const Env = z.object({
   UPSTREAM_RECONNECT_MS: int(0, 600_000).default(5000),
   /** Opening the upstream (TCP, TLS, WebSocket) must finish within this time. */
   UPSTREAM_CONNECT_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  /** When set, `GET /metrics` requires `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: z.string().min(1).optional(),
   /** On SIGTERM/SIGINT, live calls may finish for this long before they are hung up. */
   DRAIN_TIMEOUT_MS: int(0, 3600 * 1000).default(25_000),
   TURN_DETECTION: z.enum(["server_vad", "semantic_vad", "off"]).default("server_vad"),

@@ -13,6 +13,7 @@ import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
 import { ConversationManager } from "./audiocodes/conversation_manager.ts";
 import { serveAudioCodesSocket } from "./audiocodes/connection.ts";
 import { CountPerKey, peerAddress } from "./core/peer.ts";
+import { GatewayMetrics, outcomeOf } from "./core/metrics.ts";
 
 /** A route-level handler mounted by an optional part of the gateway (engine, user API, page). */
 export interface Mount {
@@ -41,6 +42,8 @@ export interface GatewayDeps {
   readonly mounts?: readonly Mount[];
   /** Checks the upstream for `/ready` (default: always reachable, e.g. the local engine). */
   readonly probeUpstream?: UpstreamProbe;
+  /** The gateway's metrics (built here when not given). */
+  readonly metrics?: GatewayMetrics;
   /** Version and commit reported by `/health` and `/ready`. */
   readonly build?: { readonly version: string; readonly commit: string };
 }
@@ -49,6 +52,7 @@ export interface GatewayDeps {
 export interface Gateway {
   fetch(request: Request, info?: { remoteAddr?: Deno.Addr }): Response | Promise<Response>;
   readonly manager: ConversationManager;
+  readonly metrics: GatewayMetrics;
   /** True once a drain began: `/ready` is 503 and new calls and sessions are refused. */
   readonly draining: boolean;
   /**
@@ -109,6 +113,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
   });
   const mounts = deps.mounts ?? [];
+  const metrics = deps.metrics ?? new GatewayMetrics({
+    calls: () => manager.size,
+    sessions: () => mounts.reduce((n, m) => n + (m.active?.() ?? 0), 0),
+  });
+  manager.onRelease((_, reason) => metrics.callsTotal.inc({ outcome: outcomeOf(reason) }));
   const sockets = new Set<WebSocket>();
   /** `/ws` sockets per peer that do not carry a call yet (idle-socket floods). */
   const pending = new CountPerKey();
@@ -137,6 +146,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     // Headers must be read before Deno.upgradeWebSocket.
     const peer = peerAddress(request, { ...info, trustProxy: config.TRUST_PROXY });
     if (!authorizedForBot(request)) {
+      metrics.refusedConnections.inc({ route: "audiocodes", reason: "unauthorized" });
       logRefusal(
         { path: "/ws", peer: peer },
         "Refused AudioCodes connection: bad or missing bearer token",
@@ -150,12 +160,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     // Detached calls hold a model session while they wait for a resume: they count too.
     const detached = manager.list().filter((c) => c.phase === "detached").length;
     if (sockets.size + detached >= config.MAX_CALLS) {
+      metrics.refusedConnections.inc({ route: "audiocodes", reason: "capacity" });
       logRefusal({ path: "/ws", peer, limit: config.MAX_CALLS }, "Refused call: at MAX_CALLS");
       return json({ error: "Cannot accept call: the gateway is at capacity" }, 503, {
         "retry-after": "1",
       });
     }
     if (!pending.tryAcquire(peer, config.MAX_CONNECTIONS_PER_PEER)) {
+      metrics.refusedConnections.inc({ route: "audiocodes", reason: "peer_limit" });
       logRefusal(
         { path: "/ws", peer, limit: config.MAX_CONNECTIONS_PER_PEER },
         "Refused connection: too many sockets without a call from this peer",
@@ -194,6 +206,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       firstMessageTimeoutMs: config.FIRST_MESSAGE_TIMEOUT_MS,
       logLimits,
       onActive: settle,
+      metrics,
     });
     return response;
   };
@@ -274,8 +287,22 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
+  const metricsRoute = async (request: Request): Promise<Response> => {
+    const expected = config.METRICS_TOKEN;
+    if (expected !== undefined) {
+      const token = bearerToken(request);
+      if (token === undefined || !secretsEqual(token, expected)) {
+        return json({ error: "unauthorized" }, 401, { "www-authenticate": "Bearer" });
+      }
+    }
+    return new Response(await metrics.text(), {
+      headers: { "content-type": metrics.contentType, "cache-control": "no-store" },
+    });
+  };
+
   return {
     manager,
+    metrics,
     get draining() {
       return draining;
     },
@@ -283,6 +310,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     fetch(request, info = {}) {
       const url = new URL(request.url);
       if (draining && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+        metrics.refusedConnections.inc({
+          route: url.pathname === "/ws" ? "audiocodes" : "app",
+          reason: "draining",
+        });
         // VAIC and apps try another instance.
         return json({ error: "Cannot connect: the gateway is shutting down" }, 503, {
           "retry-after": "1",
@@ -292,6 +323,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (url.pathname === "/ws" && request.method === "GET") return audiocodes(request, info);
       if (url.pathname === "/health" && request.method === "GET") return health();
       if (url.pathname === "/ready" && request.method === "GET") return ready();
+      if (url.pathname === "/metrics" && request.method === "GET") return metricsRoute(request);
       for (const mount of mounts) {
         const response = mount.handle(request, info);
         if (response) return response;

@@ -4,6 +4,7 @@
  */
 import type { Clock, TimerId } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import type { GatewayMetrics } from "../core/metrics.ts";
 import type { LogLimits } from "../core/bounded_log.ts";
 import { boundedLogger, clip } from "../core/bounded_log.ts";
 import type { Bucket } from "../user/rate_limit.ts";
@@ -32,7 +33,12 @@ export interface ConnectionDeps {
   readonly logLimits: Omit<LogLimits, "now">;
   /** The socket now carries a call (it no longer counts as pending for its peer). */
   readonly onActive?: () => void;
+  readonly metrics?: GatewayMetrics;
 }
+
+const ROUTE = { route: "audiocodes" } as const;
+const AUDIO_IN = { route: "audiocodes", direction: "in" } as const;
+const TO_MODEL = { direction: "caller_to_model" } as const;
 
 /** WebSocket close code for a frame over the size limit (RFC 6455 §7.4.1). */
 export const CLOSE_TOO_BIG = 1009;
@@ -43,7 +49,9 @@ export const CLOSE_POLICY = 1008;
 export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): void {
   let state: ConnectionState = INITIAL_STATE;
   let conversation: Conversation | undefined;
-  const { clock } = deps;
+  const { clock, metrics } = deps;
+  /** When the frame being handled arrived (monotonic ms), for the frame-latency histogram. */
+  let frameAt = 0;
   const log = boundedLogger(deps.log, { ...deps.logLimits, now: () => clock.monotonic() });
   let bucket: Bucket = fullBucket(deps.rateLimit, clock.monotonic());
   /** Frames dropped by the rate limit in the current one-second window. */
@@ -88,6 +96,7 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
       case "conversation.open":
         stopFirstTimer();
         deps.onActive?.();
+        deps.metrics?.callsAccepted.inc({ format: effect.mediaFormat });
         conversation = deps.manager.add({
           conversationId: effect.conversationId,
           mediaFormat: effect.mediaFormat,
@@ -118,6 +127,10 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
         conversation.stats.chunksIn++;
         conversation.stats.bytesIn += effect.bytes;
         conversation.agent.audio(effect.audioChunk);
+        if (metrics) {
+          metrics.audioBytes.inc(AUDIO_IN, effect.bytes);
+          metrics.frameLatency.observe(TO_MODEL, (clock.monotonic() - frameAt) / 1000);
+        }
         return;
       case "call.userStream":
         if (!conversation) return;
@@ -162,6 +175,7 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
     }
     floodCount++;
     if (conversation) conversation.stats.rateDropped++;
+    metrics?.rateLimited.inc(ROUTE);
     if (floodCount === 1) {
       (conversation?.log ?? log).warn(
         { limit: deps.rateLimit },
@@ -187,12 +201,17 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
     if (limited()) return;
     if (typeof data !== "string") {
       if (conversation) conversation.stats.badFrames++;
-      (conversation?.log ?? log).warn({}, "Ignored binary frame: the Bot API uses JSON text frames");
+      metrics?.badFrames.inc(ROUTE);
+      (conversation?.log ?? log).warn(
+        {},
+        "Ignored binary frame: the Bot API uses JSON text frames",
+      );
       return;
     }
     const parsed = parseVaicFrame(data);
     if (!parsed.ok) {
       if (conversation) conversation.stats.badFrames++;
+      metrics?.badFrames.inc(ROUTE);
       const where = conversation?.log ?? log;
       if (parsed.kind === "unknown-type") {
         where.info({ type: parsed.type }, "Ignored message of unknown type");
@@ -216,6 +235,7 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
 
   socket.addEventListener("message", (event: MessageEvent) => {
     try {
+      if (metrics) frameAt = clock.monotonic();
       onFrame(event.data);
     } catch (error) {
       // A bug in one call must never take the process or other calls down: that call ends.

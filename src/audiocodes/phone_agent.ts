@@ -6,6 +6,7 @@
  */
 import type { Config } from "../config.ts";
 import type { Clock, TimerId } from "../core/clock.ts";
+import type { GatewayMetrics } from "../core/metrics.ts";
 import type { ResamplerFactory } from "../audio/resampler.ts";
 import { bytesOf } from "../audio/pcm.ts";
 import type { BridgeLeg, FunctionCall, LegEvent } from "../bridge/bridge.ts";
@@ -30,6 +31,7 @@ export interface PhoneAgentDeps {
   readonly resamplers: ResamplerFactory;
   /** Unused by the agent itself: each call runs on its own guarded clock (`CallHandle.clock`). */
   readonly clock: Clock;
+  readonly metrics?: GatewayMetrics;
 }
 
 /** The tools the gateway owns on phone calls. */
@@ -79,6 +81,10 @@ export function phoneAgents(deps: PhoneAgentDeps): AgentFactory {
 
 type SharedSession = Pick<SessionOptions, "tools" | "turnDetection">;
 
+const PHONE = { route: "audiocodes" } as const;
+const TO_CALLER = { direction: "model_to_caller" } as const;
+const AUDIO_OUT = { route: "audiocodes", direction: "out" } as const;
+
 /** Milliseconds of model audio per play-stream chunk: whole samples, whole base64 quads. */
 const PIECE_MS = { pcm16: 20, mulaw: 30, alaw: 30 } as const;
 
@@ -107,12 +113,18 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   #instructions: string;
   /** After close, whatever still arrives (queued upstream events, timers) is ignored. */
   #closed = false;
+  readonly #metrics: GatewayMetrics | undefined;
+  /** When the caller's last utterance ended (monotonic ms), until the bot's next audio starts. */
+  #speechEndAt: number | undefined;
+  /** Bridge counters already reported to the metrics. */
+  #reported = { truncates: 0, reconnects: 0 };
 
   constructor(call: CallHandle, deps: PhoneAgentDeps, shared: SharedSession) {
     this.#call = call;
     this.#config = deps.config;
     // The call's clock: a throwing timer callback ends this call, not the process.
     this.#clock = call.clock;
+    this.#metrics = deps.metrics;
     this.#plan = formatPlan(call.mediaFormat);
     this.#upstreamBytesPerMs = this.#plan.upstream.type === "audio/pcm" ? 48 : 8;
     const pieceBytes = PIECE_MS[this.#plan.codec] * this.#plan.bytesPerMs;
@@ -126,6 +138,13 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       leadMs: deps.config.PLAYOUT_LEAD_MS,
       sink: {
         start: () => {
+          if (this.#speechEndAt !== undefined && this.#metrics) {
+            this.#metrics.turnLatency.observe(
+              PHONE,
+              (this.#clock.monotonic() - this.#speechEndAt) / 1000,
+            );
+          }
+          this.#speechEndAt = undefined;
           this.#streamId = `play-${this.#streams++}`;
           this.#call.send({
             type: "playStream.start",
@@ -134,6 +153,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
           });
         },
         chunk: (piece) => {
+          this.#metrics?.audioBytes.inc(AUDIO_OUT, base64ByteLength(piece));
           this.#call.sendText(
             `{"type":"playStream.chunk","streamId":"${this.#streamId}","audioChunk":"${piece}"}`,
           );
@@ -220,13 +240,36 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     this.#bridge.close();
     this.#playout.close();
     this.#transcoder?.close();
+    this.#reportBridgeStats();
     return Promise.resolve();
+  }
+
+  /** Adds what the Bridge counted since the last report to the metrics. */
+  #reportBridgeStats(): void {
+    const metrics = this.#metrics;
+    if (!metrics) return;
+    const { truncates, reconnects } = this.#bridge.stats;
+    if (truncates > this.#reported.truncates) {
+      metrics.truncations.inc(PHONE, truncates - this.#reported.truncates);
+    }
+    if (reconnects > this.#reported.reconnects) {
+      metrics.upstreamReconnects.inc(PHONE, reconnects - this.#reported.reconnects);
+    }
+    this.#reported = { truncates, reconnects };
   }
 
   // ---- BridgeLeg (model → VAIC) ----
 
   playAudio(itemId: string, delta: string): void {
     if (this.#closed || this.#detached || this.#ending) return;
+    const t0 = this.#metrics ? this.#clock.monotonic() : 0;
+    this.#play(itemId, delta);
+    if (this.#metrics) {
+      this.#metrics.frameLatency.observe(TO_CALLER, (this.#clock.monotonic() - t0) / 1000);
+    }
+  }
+
+  #play(itemId: string, delta: string): void {
     if (!this.#transcoder) {
       const bpm = this.#plan.bytesPerMs;
       for (let i = 0; i < delta.length; i += this.#pieceChars) {
@@ -257,9 +300,12 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     if (this.#closed) return;
     switch (event.type) {
       case "speech.started":
+        if (this.#playout.playing) this.#metrics?.bargeIns.inc(PHONE);
+        this.#speechEndAt = undefined;
         this.#call.send({ type: "userStream.speech.started" });
         return;
       case "speech.stopped":
+        this.#speechEndAt = this.#clock.monotonic();
         this.#call.send({ type: "userStream.speech.stopped" });
         return;
       case "speech.committed":
@@ -282,6 +328,8 @@ class PhoneAgent implements CallAgent, BridgeLeg {
         this.#call.transcribe("bot", event.text);
         return;
       case "response.done":
+        this.#metrics?.recordUsage(event.usage);
+        this.#reportBridgeStats();
         if (this.#after && --this.#after.waitResponses <= 0) {
           const { action } = this.#after;
           this.#after = undefined;
@@ -443,6 +491,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   }
 
   #onFailed(reason: string): void {
+    this.#metrics?.upstreamFailures.inc(PHONE);
     this.#call.log.error({ reason }, "Ending call: the model is unavailable");
     this.#hangup(reason);
   }

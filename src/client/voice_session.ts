@@ -224,6 +224,15 @@ export interface WaitOptions {
 }
 
 const OPEN_ROUTE = "/api/v1/streaming/realtime";
+
+/** Gateway error codes after which the gateway closes the connection. */
+const CLOSING_ERRORS: ReadonlySet<string> = new Set([
+  "upstream_unavailable",
+  "message_too_large",
+  "idle_timeout",
+  "session_expired",
+  "internal_error",
+]);
 const CANCELLED = "Cannot connect: disconnect() was called while connecting";
 /** Largest audio message sent: 2 s of model audio (128 KiB of base64), far below frame limits. */
 const MAX_CHUNK_SAMPLES = 2 * MODEL_SAMPLE_RATE;
@@ -348,6 +357,8 @@ export class VoiceSession implements AsyncDisposable {
   /** Configuration changes run one at a time, in call order. */
   #config: Promise<unknown> = Promise.resolve();
   #fatal: ServerError | undefined;
+  /** The gateway's text limit, from `session.created` (older gateways do not say). */
+  #maxTextChars = Infinity;
 
   #sessionId: string | undefined;
   #model: string | undefined;
@@ -602,9 +613,16 @@ export class VoiceSession implements AsyncDisposable {
   // deno-lint-ignore require-await
   async sendText(text: string): Promise<void> {
     this.#live("send text");
-    // The gateway's own rule for text input.
-    if (!ConversationItemInputPayload.safeParse({ type: "input_text", text }).success) {
-      throw new ConfigurationError("Cannot send text: expected 1 to 16000 characters");
+    // The gateway's own rule for text input, and the limit it announced.
+    if (
+      !ConversationItemInputPayload.safeParse({ type: "input_text", text }).success ||
+      text.length > this.#maxTextChars
+    ) {
+      throw new ConfigurationError(
+        Number.isFinite(this.#maxTextChars)
+          ? `Cannot send text: expected 1 to ${this.#maxTextChars} characters, got ${text.length}`
+          : "Cannot send text: expected at least 1 character",
+      );
     }
     this.#send({
       type: "conversation.item.input",
@@ -835,6 +853,7 @@ export class VoiceSession implements AsyncDisposable {
       this.#model = created.session.model;
       this.#voice = created.session.voice;
       this.#turnDetection = created.session.turn_detection;
+      this.#maxTextChars = created.session.limits?.max_text_chars ?? Infinity;
       const model = this.#options.model;
       if (model !== undefined && model !== created.session.model) {
         throw new ConfigurationError(
@@ -1175,7 +1194,7 @@ export class VoiceSession implements AsyncDisposable {
       }
       case "error": {
         const error = new ServerError(message.error.code, message.error.message);
-        if (error.code === "upstream_unavailable" || error.code === "message_too_large") {
+        if (CLOSING_ERRORS.has(error.code)) {
           this.#fatal = error; // the gateway closes the connection next
         }
         if (error.code === "invalid_message") {
@@ -1186,7 +1205,7 @@ export class VoiceSession implements AsyncDisposable {
             for (const waiter of list) waiter.reject(error);
           }
         }
-        if (!this.#current && error.code !== "upstream_unavailable") {
+        if (!this.#current && !CLOSING_ERRORS.has(error.code)) {
           // Nothing is being generated: what the caller waits for will not come (a message was
           // dropped or refused). Fail the waits instead of leaving them hanging.
           for (const waiter of this.#responseWaiters) waiter.reject(error);

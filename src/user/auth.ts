@@ -1,16 +1,19 @@
 /**
  * Authentication of the user realtime API's authenticated route: a bearer token from the
  * `Authorization` header or, for browsers (which cannot set handshake headers), from a
- * `bearer.<token>` WebSocket subprotocol. A token is either one of the configured static tokens
- * (constant-time compare) or an HS256 JWT signed with the configured secret, checked with
- * WebCrypto; `exp` and `nbf` are honoured.
+ * `bearer.<token>` WebSocket subprotocol offered next to `realtime`. A token is either one of
+ * the configured static tokens (constant-time compare) or an HS256 JWT signed with the
+ * configured secret, verified with `jose`: `exp` and `sub` required, `nbf` honoured, `iss` and
+ * `aud` checked when configured, with a clock tolerance.
  */
+import { errors, jwtVerify, SignJWT } from "jose";
 import { bearerToken, secretsEqual } from "../server.ts";
+import { isUserId, userIdRule } from "./user_id.ts";
 
 /** The subprotocol prefix that carries a token. */
 export const BEARER_PROTOCOL_PREFIX = "bearer.";
 
-/** The subprotocol the gateway selects when a client offers it. */
+/** The subprotocol the gateway selects; clients that offer a token must offer it too. */
 export const REALTIME_PROTOCOL = "realtime";
 
 /** Who a request was authenticated as. */
@@ -36,13 +39,27 @@ export function presentedCredentials(request: Request): PresentedCredentials {
   return { token: bearerToken(request) ?? (fromProtocol || undefined), protocols };
 }
 
+/** Which subprotocol to answer with, or why the offer cannot be served. */
+export type ProtocolChoice =
+  | { readonly ok: true; readonly protocol: string | undefined }
+  | { readonly ok: false; readonly error: string };
+
 /**
- * The subprotocol to answer with: `realtime` when offered, else the offered `bearer.*` one
- * (browsers fail the handshake when they offered protocols and none is selected).
+ * The subprotocol to answer with: `realtime` when offered. A `bearer.*` protocol carries a
+ * secret and is never echoed (it would land in proxy logs and browser devtools); a client that
+ * offered only such protocols is refused, since browsers fail a handshake in which none of the
+ * offered protocols is selected.
  */
-export function selectProtocol(protocols: readonly string[]): string | undefined {
-  if (protocols.includes(REALTIME_PROTOCOL)) return REALTIME_PROTOCOL;
-  return protocols.find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX));
+export function selectProtocol(protocols: readonly string[]): ProtocolChoice {
+  if (protocols.includes(REALTIME_PROTOCOL)) return { ok: true, protocol: REALTIME_PROTOCOL };
+  if (protocols.length > 0 && protocols.every((p) => p.startsWith(BEARER_PROTOCOL_PREFIX))) {
+    return {
+      ok: false,
+      error:
+        'Cannot connect: offer the "realtime" subprotocol alongside "bearer.<token>", e.g. new WebSocket(url, ["realtime", "bearer." + token]); the token is never echoed back',
+    };
+  }
+  return { ok: true, protocol: undefined };
 }
 
 /** Options of {@linkcode createAuthenticator}. */
@@ -51,6 +68,14 @@ export interface AuthenticatorOptions {
   readonly tokens: readonly string[];
   /** HS256 secret for JWTs; no JWTs are accepted without it. */
   readonly jwtSecret?: string;
+  /** Required `iss` claim, when set. */
+  readonly jwtIssuer?: string;
+  /** Required `aud` claim (one of the token's audiences), when set. */
+  readonly jwtAudience?: string;
+  /** Clock skew tolerated on `exp` and `nbf`, seconds (default 0). */
+  readonly clockToleranceS?: number;
+  /** Longest `sub` accepted (MAX_ID_CHARS). */
+  readonly maxIdChars: number;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
 }
@@ -62,70 +87,47 @@ export interface Authenticator {
   verify(token: string | undefined): Promise<AuthResult>;
 }
 
-const decoder = new TextDecoder();
-
-function base64UrlBytes(part: string): Uint8Array<ArrayBuffer> | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(part)) return undefined;
-  try {
-    return Uint8Array.fromBase64(part, { alphabet: "base64url" });
-  } catch {
-    return undefined;
+/** Why jose refused a token, in words that never contain the token. */
+function jwtRefusal(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return "JWT has expired";
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.reason === "missing") return `JWT has no "${error.claim}" claim`;
+    if (error.claim === "nbf") return "JWT is not valid yet";
+    if (error.reason === "invalid") return `JWT "${error.claim}" claim is not valid`;
+    return `JWT "${error.claim}" claim does not match`;
   }
-}
-
-function jsonObject(bytes: Uint8Array | undefined): Record<string, unknown> | undefined {
-  if (!bytes) return undefined;
-  try {
-    const value: unknown = JSON.parse(decoder.decode(bytes));
-    return typeof value === "object" && value !== null && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value))
-      : undefined;
-  } catch {
-    return undefined;
+  if (error instanceof errors.JOSEAlgNotAllowed) return "JWT alg is not HS256";
+  if (error instanceof errors.JWSSignatureVerificationFailed) {
+    return "JWT signature does not match";
   }
+  return "not a valid JWT";
 }
 
 /** Builds the token checker from config. */
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const tokens = [...options.tokens];
-  const secret = options.jwtSecret;
-  let key: Promise<CryptoKey> | undefined;
-  const hmacKey = (): Promise<CryptoKey> =>
-    key ??= crypto.subtle.importKey(
-      "raw",
-      new TextEncoder().encode(secret),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["verify"],
-    );
+  const secret = options.jwtSecret === undefined
+    ? undefined
+    : new TextEncoder().encode(options.jwtSecret);
 
-  const verifyJwt = async (token: string): Promise<AuthResult> => {
-    const parts = token.split(".");
-    if (parts.length !== 3) return { ok: false, error: "not a JWT" };
-    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-    const header = jsonObject(base64UrlBytes(headerPart));
-    if (!header || header.alg !== "HS256") return { ok: false, error: "JWT alg is not HS256" };
-    const signature = base64UrlBytes(signaturePart);
-    if (!signature) return { ok: false, error: "JWT signature is not base64url" };
-    const valid = await crypto.subtle.verify(
-      "HMAC",
-      await hmacKey(),
-      signature,
-      new TextEncoder().encode(`${headerPart}.${payloadPart}`),
-    );
-    if (!valid) return { ok: false, error: "JWT signature does not match" };
-    const payload = jsonObject(base64UrlBytes(payloadPart));
-    if (!payload) return { ok: false, error: "JWT payload is not a JSON object" };
-    const nowSeconds = options.now() / 1000;
-    if (payload.exp !== undefined) {
-      if (typeof payload.exp !== "number") return { ok: false, error: "JWT exp is not a number" };
-      if (nowSeconds >= payload.exp) return { ok: false, error: "JWT has expired" };
+  const verifyJwt = async (token: string, key: Uint8Array): Promise<AuthResult> => {
+    let subject: unknown;
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: ["HS256"],
+        requiredClaims: ["exp", "sub"],
+        clockTolerance: options.clockToleranceS ?? 0,
+        currentDate: new Date(options.now()),
+        ...(options.jwtIssuer === undefined ? {} : { issuer: options.jwtIssuer }),
+        ...(options.jwtAudience === undefined ? {} : { audience: options.jwtAudience }),
+      });
+      subject = payload.sub;
+    } catch (error) {
+      return { ok: false, error: jwtRefusal(error) };
     }
-    if (payload.nbf !== undefined) {
-      if (typeof payload.nbf !== "number") return { ok: false, error: "JWT nbf is not a number" };
-      if (nowSeconds < payload.nbf) return { ok: false, error: "JWT is not valid yet" };
+    if (typeof subject !== "string" || !isUserId(subject, options.maxIdChars)) {
+      return { ok: false, error: `JWT "sub" must be ${userIdRule(options.maxIdChars)}` };
     }
-    const subject = typeof payload.sub === "string" && payload.sub ? payload.sub : "jwt";
     return { ok: true, subject, method: "jwt" };
   };
 
@@ -137,7 +139,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       let matched = false;
       for (const candidate of tokens) matched = secretsEqual(token, candidate) || matched;
       if (matched) return { ok: true, subject: "token", method: "token" };
-      if (secret !== undefined && token.split(".").length === 3) return await verifyJwt(token);
+      if (secret !== undefined && token.split(".").length === 3) {
+        return await verifyJwt(token, secret);
+      }
       return { ok: false, error: "unknown token" };
     },
   };
@@ -145,21 +149,6 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
 /** Signs an HS256 JWT (tests and tools that mint tokens for the authenticated route). */
 export async function signJwt(payload: Record<string, unknown>, secret: string): Promise<string> {
-  const encode = (value: unknown): string =>
-    new TextEncoder().encode(JSON.stringify(value)).toBase64({
-      alphabet: "base64url",
-      omitPadding: true,
-    });
-  const data = `${encode({ alg: "HS256", typ: "JWT" })}.${encode(payload)}`;
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const signature = new Uint8Array(
-    await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)),
-  );
-  return `${data}.${signature.toBase64({ alphabet: "base64url", omitPadding: true })}`;
+  return await new SignJWT(payload).setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .sign(new TextEncoder().encode(secret));
 }

@@ -1,23 +1,28 @@
 /**
  * The thin per-socket shell of the user realtime API: checks size and rate, parses frames,
  * dispatches them to the pure handlers and runs their effects against the connection's one
- * {@linkcode Bridge}.
+ * {@linkcode Bridge}. It owns the session's timers (idle, maximum length) and isolates faults:
+ * an exception in this connection's code ends this session only (`internal_error`, close 1011).
  */
 import type { Config } from "../config.ts";
-import type { Clock } from "../core/clock.ts";
+import type { Clock, TimerId } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import type { BoundedLogger } from "../core/bounded_log.ts";
+import { boundedLogger } from "../core/bounded_log.ts";
+import type { BridgeLeg, LegEvent } from "../bridge/bridge.ts";
 import { Bridge } from "../bridge/bridge.ts";
-import type { ConnectionState, Effect, HandlerContext } from "./handlers.ts";
+import type { ConnectionState, Effect, HandlerContext, LegObservation } from "./handlers.ts";
 import {
   composeInstructions,
   dispatch,
   errorMessage,
   gaTurnDetection,
+  observeLeg,
   sessionInfo,
   transcriptionLanguage,
   turnDetectionInfo,
 } from "./handlers.ts";
-import type { ServerMessage, TurnDetectionSetting } from "./messages.ts";
+import type { ErrorCode, ServerMessage, TurnDetectionSetting } from "./messages.ts";
 import { parseClientFrame } from "./messages.ts";
 import type { Bucket } from "./rate_limit.ts";
 import { fullBucket, take } from "./rate_limit.ts";
@@ -27,6 +32,10 @@ import { PCM24_BYTES_PER_MS, UserLeg } from "./user_leg.ts";
 export const CLOSE_TOO_BIG = 1009;
 /** WebSocket close code when the model is gone for good (RFC 6455 §7.4.1, internal error). */
 export const CLOSE_UPSTREAM_FAILED = 1011;
+/** WebSocket close code for a fault in the gateway (RFC 6455 §7.4.1, internal error). */
+export const CLOSE_INTERNAL_ERROR = 1011;
+/** WebSocket close code for a session ended by a limit (idle, maximum length): a normal close. */
+export const CLOSE_NORMAL = 1000;
 
 /** Which route a connection came in on. */
 export type RouteKind = "open" | "authenticated";
@@ -46,6 +55,8 @@ export interface UserConnection {
   readonly sessionId: string;
   readonly route: RouteKind;
   readonly userId: string;
+  /** The peer address the connection counts against (MAX_CONNECTIONS_PER_PEER). */
+  readonly peer: string;
   /** The Bridge, once the socket is open. */
   readonly bridge: Bridge | undefined;
   readonly leg: UserLeg;
@@ -68,19 +79,27 @@ export function serveUserSocket(
     readonly deps: UserConnectionDeps;
     readonly route: RouteKind;
     readonly userId: string;
+    readonly peer: string;
     readonly onClose: (connection: UserConnection) => void;
   },
 ): UserConnection {
-  const { deps, route, userId } = options;
+  const { deps, route, userId, peer } = options;
   const { config, clock } = deps;
   const sessionId = deps.newId("sess");
-  const log = deps.log.child({ sessionId, route });
+  // Bounded: hostile ids are cut, and one socket cannot flood the log.
+  const socketLog: BoundedLogger = boundedLogger(deps.log, {
+    maxValueChars: config.LOG_VALUE_MAX_CHARS,
+    linesPerSecond: config.LOG_LINES_PER_SOCKET,
+    now: () => clock.monotonic(),
+  });
+  const log = socketLog.child({ sessionId, route, userId, peer });
   const ctx: Omit<HandlerContext, "now"> = {
     vad: {
       threshold: config.VAD_THRESHOLD,
       prefixPaddingMs: config.VAD_PREFIX_PADDING_MS,
       silenceMs: config.VAD_SILENCE_MS,
     },
+    maxTextChars: config.MAX_TEXT_CHARS,
   };
   const language = "en";
   let state: ConnectionState = {
@@ -91,29 +110,99 @@ export function serveUserSocket(
     instructions: config.INSTRUCTIONS,
     maxOutputTokens: undefined,
     turnDetection: turnDetectionInfo(CONFIG_TURN_DETECTION[config.TURN_DETECTION], ctx.vad),
+    modelSpoken: false,
   };
   let bucket: Bucket = fullBucket(config.REALTIME_RATE_LIMIT, clock.monotonic());
   let lastRateError = -Infinity;
+  let lastActivity = clock.monotonic();
+  let idleTimer: TimerId | undefined;
+  let expiryTimer: TimerId | undefined;
   let bridge: Bridge | undefined;
 
+  // Once closing, nothing more goes out (the socket may still be CLOSING for a while).
   const sendText = (frame: string): void => {
-    if (socket.readyState === WebSocket.OPEN) socket.send(frame);
+    if (state.phase === "open" && socket.readyState === WebSocket.OPEN) socket.send(frame);
   };
   const send = (message: ServerMessage): void => sendText(JSON.stringify(message));
+  const clearTimers = (): void => {
+    if (idleTimer !== undefined) clock.clearTimeout(idleTimer);
+    if (expiryTimer !== undefined) clock.clearTimeout(expiryTimer);
+    idleTimer = expiryTimer = undefined;
+  };
   const close = (code: number, reason: string): void => {
     state = { phase: "closed" };
+    clearTimers();
     bridge?.close();
     if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
       socket.close(code, reason);
     }
   };
+  /** Sends a last error, then closes. */
+  const end = (
+    last: { error: ErrorCode; message: string; closeCode: number; reason: string },
+  ): void => {
+    send(errorMessage(last.error, last.message));
+    close(last.closeCode, last.reason);
+  };
+
+  /** A fault in this connection's code: end this session only, cleanly. */
+  const fail = (where: string, error: unknown): void => {
+    try {
+      log.error(
+        { err: error instanceof Error ? error : new Error(String(error)), where },
+        "Ended user session: internal error",
+      );
+    } catch {
+      // Logging must not stop the cleanup.
+    }
+    if (state.phase === "closed") return;
+    try {
+      send(errorMessage(
+        "internal_error",
+        "Cannot continue the session: the gateway hit an internal error; connect again",
+      ));
+    } finally {
+      close(CLOSE_INTERNAL_ERROR, "internal error");
+    }
+  };
+
+  /** Runs `task` unless closed; an exception in it ends the session (never the process). */
+  const guard = <T>(where: string, task: () => T): T | undefined => {
+    if (state.phase === "closed") return undefined;
+    try {
+      return task();
+    } catch (error) {
+      fail(where, error);
+      return undefined;
+    }
+  };
 
   const leg = new UserLeg({ output: { send, sendText }, clock });
+  const observe = (event: LegObservation): void => {
+    state = observeLeg(state, event);
+  };
+  /** What the Bridge talks to: the leg, with faults contained and the protocol state kept. */
+  const bridgeLeg: BridgeLeg = {
+    playAudio: (itemId, delta) =>
+      guard("leg audio", () => {
+        observe({ type: "response.audio", itemId });
+        leg.playAudio(itemId, delta);
+      }),
+    endAudio: (itemId) => guard("leg audio", () => leg.endAudio(itemId)),
+    interrupt: () => guard("leg interrupt", () => leg.interrupt()),
+    notify: (event: LegEvent) =>
+      guard(`leg event ${event.type}`, () => {
+        observe(event);
+        leg.notify(event);
+      }),
+  };
+
   const { promise: closed, resolve: resolveClosed } = Promise.withResolvers<void>();
   const connection: UserConnection = {
     sessionId,
     route,
     userId,
+    peer,
     get bridge() {
       return bridge;
     },
@@ -154,8 +243,48 @@ export function serveUserSocket(
     }
   };
 
+  const idleCheck = (): void => {
+    idleTimer = undefined;
+    if (state.phase !== "open") return;
+    const quietMs = clock.monotonic() - lastActivity;
+    if (quietMs < config.APP_IDLE_TIMEOUT_MS) {
+      // Re-armed lazily: frames only stamp the time, so a busy socket costs no timer churn.
+      idleTimer = clock.setTimeout(
+        () => guard("idle timer", idleCheck),
+        config.APP_IDLE_TIMEOUT_MS - quietMs,
+      );
+      return;
+    }
+    log.info({ idleMs: config.APP_IDLE_TIMEOUT_MS }, "Closing idle user session");
+    end({
+      error: "idle_timeout",
+      message:
+        `Closed the session: no message from the client for ${config.APP_IDLE_TIMEOUT_MS} ms`,
+      closeCode: CLOSE_NORMAL,
+      reason: "idle timeout",
+    });
+  };
+
+  const expire = (): void => {
+    expiryTimer = undefined;
+    log.info(
+      { maxSessionMs: config.APP_MAX_SESSION_MS },
+      "Closing user session at its maximum length",
+    );
+    end({
+      error: "session_expired",
+      message:
+        `Closed the session: it reached the maximum length of ${config.APP_MAX_SESSION_MS} ms; connect again to go on`,
+      closeCode: CLOSE_NORMAL,
+      reason: "session expired",
+    });
+  };
+
   const start = (): void => {
     if (state.phase !== "open") return;
+    lastActivity = clock.monotonic();
+    idleTimer = clock.setTimeout(() => guard("idle timer", idleCheck), config.APP_IDLE_TIMEOUT_MS);
+    expiryTimer = clock.setTimeout(() => guard("session timer", expire), config.APP_MAX_SESSION_MS);
     const transcription = config.INPUT_TRANSCRIPTION_MODEL;
     bridge = new Bridge({
       upstream: {
@@ -173,39 +302,49 @@ export function serveUserSocket(
         language: transcriptionLanguage(state.language),
       },
       upstreamBytesPerMs: PCM24_BYTES_PER_MS,
-      leg,
+      leg: bridgeLeg,
       clock,
       log,
-      onFailed: (reason) => {
-        log.error({ reason }, "Closing user connection: the model is unavailable");
-        send(errorMessage(
-          "upstream_unavailable",
-          "Cannot reach the voice model: try again later",
-        ));
-        close(CLOSE_UPSTREAM_FAILED, "upstream unavailable");
-      },
+      onFailed: (reason) =>
+        guard("upstream failure", () => {
+          log.error({ reason }, "Closing user connection: the model is unavailable");
+          end({
+            error: "upstream_unavailable",
+            message: "Cannot reach the voice model: try again later",
+            closeCode: CLOSE_UPSTREAM_FAILED,
+            reason: "upstream unavailable",
+          });
+        }),
     });
     bridge.start();
+    if (state.phase !== "open") return;
     send({
       type: "session.created",
       session: {
         ...sessionInfo(state),
         model: config.OPENAI_REALTIME_MODEL,
         turn_detection: state.turnDetection,
+        limits: {
+          max_text_chars: config.MAX_TEXT_CHARS,
+          idle_timeout_ms: config.APP_IDLE_TIMEOUT_MS,
+          max_session_ms: config.APP_MAX_SESSION_MS,
+        },
       },
     });
-    log.info({ userId }, "User connection opened");
+    log.info({}, "User connection opened");
   };
 
   const onFrame = (data: unknown): void => {
     if (state.phase !== "open") return;
+    lastActivity = clock.monotonic();
     if (frameTooBig(data, config.MAX_FRAME_BYTES)) {
       log.warn({ limit: config.MAX_FRAME_BYTES }, "Closed socket: frame over the size limit");
-      send(errorMessage(
-        "message_too_large",
-        `Cannot accept message: larger than ${config.MAX_FRAME_BYTES} bytes`,
-      ));
-      close(CLOSE_TOO_BIG, "message too large");
+      end({
+        error: "message_too_large",
+        message: `Cannot accept message: larger than ${config.MAX_FRAME_BYTES} bytes`,
+        closeCode: CLOSE_TOO_BIG,
+        reason: "message too large",
+      });
       return;
     }
     const allowed = take(bucket, { perSecond: config.REALTIME_RATE_LIMIT, now: clock.monotonic() });
@@ -234,32 +373,29 @@ export function serveUserSocket(
     }
     const result = dispatch(state, parsed.message, { ...ctx, now: clock.now() });
     state = result.state;
-    for (const effect of result.effects) run(effect);
+    for (const effect of result.effects) {
+      if (state.phase !== "open") return;
+      run(effect);
+    }
   };
 
-  socket.addEventListener("open", () => {
-    try {
-      start();
-    } catch (error) {
-      log.error({ err: String(error) }, "Failed to start user session");
-      send(errorMessage("upstream_unavailable", "Cannot reach the voice model: try again later"));
-      close(CLOSE_UPSTREAM_FAILED, "upstream unavailable");
-    }
-  });
+  socket.addEventListener("open", () => guard("start", start));
   socket.addEventListener("message", (event: MessageEvent) => {
-    try {
-      onFrame(event.data);
-    } catch (error) {
-      // A bug in one connection must never take the process or other connections down.
-      log.error({ err: String(error) }, "Failed to handle frame");
-    }
+    guard("frame", () => onFrame(event.data));
   });
   socket.addEventListener("close", () => {
     state = { phase: "closed" };
-    bridge?.close();
-    log.info({}, "User connection closed");
-    options.onClose(connection);
-    resolveClosed();
+    clearTimers();
+    try {
+      bridge?.close();
+      log.info({}, "User connection closed");
+      socketLog.flush();
+    } catch {
+      // The connection is gone either way; its bookkeeping below must still happen.
+    } finally {
+      options.onClose(connection);
+      resolveClosed();
+    }
   });
   socket.addEventListener("error", () => {
     // The close event follows.

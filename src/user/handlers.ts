@@ -5,7 +5,7 @@
  * the caller side ({@linkcode LegEvent}) into messages for the client.
  */
 import { z } from "zod";
-import { isBase64 } from "../audiocodes/messages.ts";
+import { base64ByteLength, isBase64 } from "../audiocodes/messages.ts";
 import type { LegEvent } from "../bridge/bridge.ts";
 import type { SessionOptions } from "../realtime/session_config.ts";
 import type {
@@ -28,6 +28,12 @@ export type ConnectionState =
     /** GA `max_output_tokens` for the responses the gateway asks for. */
     readonly maxOutputTokens: number | "inf" | undefined;
     readonly turnDetection: TurnDetectionInfo;
+    /**
+     * The model has produced audio in this session. From then on the service refuses a voice
+     * change (`cannot_update_voice`), and would refuse every later `session.update` that
+     * carries one, so the gateway stops offering it.
+     */
+    readonly modelSpoken: boolean;
   }
   | { readonly phase: "closed" };
 
@@ -63,6 +69,8 @@ export interface HandlerContext {
     readonly prefixPaddingMs: number;
     readonly silenceMs: number;
   };
+  /** Longest `input_text` in characters (MAX_TEXT_CHARS). */
+  readonly maxTextChars: number;
 }
 
 /** A map with one pure handler per message type. */
@@ -181,9 +189,13 @@ const respondEffect = (
 export const handlers = {
   "session.update"(state, message) {
     const update = message.session_update;
+    // The service refuses a voice change once the model has spoken (openai-realtime.md §2.1):
+    // refuse that part here and apply the rest, so later updates keep working.
+    const voiceLocked = update.voice !== undefined && update.voice !== state.voice &&
+      state.modelSpoken;
     const next = {
       ...state,
-      voice: update.voice ?? state.voice,
+      voice: voiceLocked ? state.voice : update.voice ?? state.voice,
       language: update.language ?? state.language,
       instructions: update.instructions ?? state.instructions,
       maxOutputTokens: update.max_response_output_tokens ?? state.maxOutputTokens,
@@ -195,6 +207,16 @@ export const handlers = {
       patch.instructions = composeInstructions(next.instructions, next.language);
     }
     const effects: Effect[] = [];
+    if (voiceLocked) {
+      // Before the answer: clients treat an error right after their update as its refusal.
+      effects.push(invalid(
+        `Cannot change voice to ${
+          JSON.stringify(update.voice)
+        }: the voice cannot change once the model has spoken in this session; it stays ${
+          JSON.stringify(state.voice)
+        } (the rest of the update was applied)`,
+      ));
+    }
     if (Object.keys(patch).length > 0) effects.push({ type: "upstream.session", patch });
     if (update.temperature !== undefined) {
       effects.push({
@@ -207,10 +229,18 @@ export const handlers = {
     return { state: next, effects };
   },
 
-  "conversation.item.input"(state, message) {
+  "conversation.item.input"(state, message, ctx) {
     const input = message.conversation_item_input;
     switch (input.type) {
       case "input_text":
+        if (input.text.length > ctx.maxTextChars) {
+          return same(
+            state,
+            invalid(
+              `Cannot send text: ${input.text.length} characters is over the limit of ${ctx.maxTextChars}`,
+            ),
+          );
+        }
         return same(
           state,
           { type: "upstream.text", text: input.text },
@@ -223,11 +253,14 @@ export const handlers = {
             invalid("Cannot append audio: conversation_item_input.audio is not valid base64"),
           );
         }
-        if (input.audio.endsWith("=") && !input.audio.endsWith("==")) {
-          // 3n+2 bytes: an odd number of bytes cannot be whole PCM16 samples.
+        // Counted from the length and padding, without decoding.
+        const bytes = base64ByteLength(input.audio);
+        if (bytes % 2 !== 0) {
           return same(
             state,
-            invalid("Cannot append audio: PCM16 needs an even number of bytes"),
+            invalid(
+              `Cannot append audio: PCM16 needs an even number of bytes, got ${bytes}`,
+            ),
           );
         }
         return same(state, { type: "upstream.audio", audio: input.audio });
@@ -289,6 +322,26 @@ export function dispatch(
 
 // ---------------------------------------------------------------------------------------------
 // Bridge → client
+
+/** What the leg saw of the model's side: a Bridge event, or model audio sent to the client. */
+export type LegObservation = LegEvent | {
+  readonly type: "response.audio";
+  readonly itemId: string;
+};
+
+/** The protocol state after something the leg saw (pure). */
+export function observeLeg(state: ConnectionState, event: LegObservation): ConnectionState {
+  if (state.phase !== "open" || state.modelSpoken) return state;
+  switch (event.type) {
+    // Audio, or the transcript of audio: assistant audio is now in the conversation.
+    case "response.audio":
+    case "response.transcript.delta":
+    case "response.transcript.done":
+      return { ...state, modelSpoken: true };
+    default:
+      return state;
+  }
+}
 
 /** What leg-event handlers may consult. */
 export interface LegContext {

@@ -50,7 +50,8 @@ export type SessionUpdate = z.infer<typeof SessionUpdate>;
 
 /** The payload of `conversation.item.input` (seed). */
 export const ConversationItemInputPayload = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("input_text"), text: z.string().min(1).max(16_000) }),
+  /** At most MAX_TEXT_CHARS characters (checked by the handler: the limit is configured). */
+  z.object({ type: z.literal("input_text"), text: z.string().min(1) }),
   /** Base64 PCM16 mono 24 kHz. */
   z.object({ type: z.literal("input_audio_buffer"), audio: z.string().min(1) }),
 ]);
@@ -187,6 +188,18 @@ export const TurnDetectionInfo = z.discriminatedUnion("type", [
 /** The effective turn detection. */
 export type TurnDetectionInfo = z.infer<typeof TurnDetectionInfo>;
 
+/** Limits a session runs under, so that clients can stay within them. */
+export const SessionLimits = z.object({
+  /** Longest `input_text`, characters. */
+  max_text_chars: z.number(),
+  /** The session is closed (`idle_timeout`) after this long without a client message. */
+  idle_timeout_ms: z.number(),
+  /** The session is closed (`session_expired`) this long after it opened. */
+  max_session_ms: z.number(),
+});
+/** Limits a session runs under. */
+export type SessionLimits = z.infer<typeof SessionLimits>;
+
 /** Every message the gateway sends, discriminated on `type`. */
 export const ServerMessage = z.discriminatedUnion("type", [
   // seed
@@ -214,7 +227,12 @@ export const ServerMessage = z.discriminatedUnion("type", [
   // extensions
   z.object({
     type: z.literal("session.created"),
-    session: SessionInfo.extend({ model: z.string(), turn_detection: TurnDetectionInfo }),
+    session: SessionInfo.extend({
+      model: z.string(),
+      turn_detection: TurnDetectionInfo,
+      /** The gateway's limits for this session (absent from older gateways). */
+      limits: SessionLimits.optional(),
+    }),
   }),
   z.object({ type: z.literal("turn_detection.updated"), turn_detection: TurnDetectionInfo }),
   /** The model is connected and configured (again, after an upstream reconnect). */
@@ -261,6 +279,12 @@ export const ERROR_CODES = [
   "message_too_large",
   "upstream_unavailable",
   "upstream_error",
+  /** No client message for APP_IDLE_TIMEOUT_MS; closed 1000. */
+  "idle_timeout",
+  /** The session reached APP_MAX_SESSION_MS; closed 1000. */
+  "session_expired",
+  /** A fault in the gateway ended this session; closed 1011. */
+  "internal_error",
 ] as const;
 /** Error codes the gateway sends in `error` messages. */
 export type ErrorCode = typeof ERROR_CODES[number];

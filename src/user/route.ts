@@ -10,11 +10,15 @@ import { systemClock } from "../core/clock.ts";
 import { randomId } from "../core/ids.ts";
 import type { Logger } from "../core/logger.ts";
 import { silentLogger } from "../core/logger.ts";
+import { boundedLogger } from "../core/bounded_log.ts";
 import type { Mount } from "../server.ts";
 import type { Authenticator } from "./auth.ts";
 import { createAuthenticator, presentedCredentials, selectProtocol } from "./auth.ts";
 import type { RouteKind, UserConnection } from "./connection.ts";
 import { serveUserSocket } from "./connection.ts";
+import { forbiddenOrigin, originAllowed } from "./origin.ts";
+import { peerAddress } from "./peer.ts";
+import { isUserId, userIdRule } from "./user_id.ts";
 
 /** The API's base path. */
 export const REALTIME_BASE = "/api/v1/streaming/realtime";
@@ -37,7 +41,6 @@ export interface UserRealtime extends Mount {
   close(): Promise<void>;
 }
 
-const USER_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 const RESERVED = new Set(["status", "health"]);
 
 const json = (body: unknown, status = 200, headers: HeadersInit = {}): Response =>
@@ -56,9 +59,31 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
   const authenticator = createAuthenticator({
     tokens: config.REALTIME_API_TOKENS,
     ...(config.REALTIME_JWT_SECRET === undefined ? {} : { jwtSecret: config.REALTIME_JWT_SECRET }),
+    ...(config.REALTIME_JWT_ISSUER === undefined ? {} : { jwtIssuer: config.REALTIME_JWT_ISSUER }),
+    ...(config.REALTIME_JWT_AUDIENCE === undefined
+      ? {}
+      : { jwtAudience: config.REALTIME_JWT_AUDIENCE }),
+    clockToleranceS: config.REALTIME_JWT_CLOCK_TOLERANCE_S,
+    maxIdChars: config.MAX_ID_CHARS,
     now: () => clock.now(),
   });
   const deps = { config, upstreamUrl: options.upstreamUrl, clock, log, newId };
+  const allowedOrigin = originAllowed(config.ALLOWED_ORIGINS);
+  // Refusals are logged with the peer address, never the token; a flood of them is bounded.
+  const refusals = boundedLogger(log, {
+    maxValueChars: config.LOG_VALUE_MAX_CHARS,
+    linesPerSecond: config.LOG_LINES_PER_SOCKET,
+    now: () => clock.monotonic(),
+  });
+  /** Live sessions per user (`route:userId`: an open-route id never counts against a JWT's). */
+  const perUser = new Map<string, number>();
+  /** Live sockets per peer address. */
+  const perPeer = new Map<string, number>();
+  const bump = (map: Map<string, number>, key: string, by: number): void => {
+    const next = (map.get(key) ?? 0) + by;
+    if (next > 0) map.set(key, next);
+    else map.delete(key);
+  };
 
   const counts = () => {
     let open = 0;
@@ -66,38 +91,99 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
     return { total: connections.size, open, authenticated: connections.size - open };
   };
 
-  const upgrade = (request: Request, route: RouteKind, userId: string): Response => {
+  const refuse = (
+    status: number,
+    code: string,
+    message: string,
+    context: { readonly peer: string; readonly reason?: string; readonly headers?: HeadersInit },
+  ): Response => {
+    refusals.warn(
+      { path: REALTIME_BASE, peer: context.peer, status, code, reason: context.reason ?? message },
+      "Refused user connection",
+    );
+    return json({ error: code, message }, status, context.headers);
+  };
+
+  const upgrade = (
+    request: Request,
+    target: { readonly route: RouteKind; readonly userId: string; readonly peer: string },
+  ): Response => {
+    const { route, userId, peer } = target;
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return json({ error: "Cannot connect: this route needs a WebSocket upgrade" }, 426, {
         upgrade: "websocket",
       });
     }
     const protocol = selectProtocol(presentedCredentials(request).protocols);
+    if (!protocol.ok) return refuse(400, "subprotocol_required", protocol.error, { peer });
+    // Caps, checked and taken in one synchronous step (no await between check and count).
+    if (connections.size >= config.MAX_APP_SESSIONS) {
+      return refuse(
+        503,
+        "server_full",
+        "Cannot connect: the gateway has no room for another session; try again later",
+        { peer, headers: { "retry-after": "5" } },
+      );
+    }
+    if ((perPeer.get(peer) ?? 0) >= config.MAX_CONNECTIONS_PER_PEER) {
+      return refuse(
+        429,
+        "too_many_connections",
+        `Cannot connect: this address already has ${config.MAX_CONNECTIONS_PER_PEER} open sessions; close one first`,
+        { peer },
+      );
+    }
+    const userKey = `${route}:${userId}`;
+    // A static token names a service, not a user: its sessions count per peer and instance.
+    const perUserCapped = !(route === "authenticated" && userId === "token");
+    if (perUserCapped && (perUser.get(userKey) ?? 0) >= config.MAX_SESSIONS_PER_USER) {
+      return refuse(
+        429,
+        "too_many_sessions",
+        `Cannot connect: user ${
+          JSON.stringify(userId)
+        } already has ${config.MAX_SESSIONS_PER_USER} open sessions; close one first`,
+        { peer },
+      );
+    }
     let upgraded: { socket: WebSocket; response: Response };
     try {
-      upgraded = Deno.upgradeWebSocket(request, protocol === undefined ? {} : { protocol });
+      upgraded = Deno.upgradeWebSocket(
+        request,
+        protocol.protocol === undefined ? {} : { protocol: protocol.protocol },
+      );
     } catch {
       return json({ error: "Cannot connect: not a valid WebSocket upgrade" }, 400);
     }
     const { socket, response } = upgraded;
+    if (perUserCapped) bump(perUser, userKey, 1);
+    bump(perPeer, peer, 1);
     const connection = serveUserSocket(socket, {
       deps,
       route,
       userId,
-      onClose: (c) => connections.delete(c),
+      peer,
+      onClose: (c) => {
+        if (!connections.delete(c)) return;
+        if (perUserCapped) bump(perUser, userKey, -1);
+        bump(perPeer, peer, -1);
+      },
     });
     connections.add(connection);
     return response;
   };
 
-  const authenticated = async (request: Request): Promise<Response> => {
+  const authenticated = async (request: Request, peer: string): Promise<Response> => {
     // Headers must be read before Deno.upgradeWebSocket.
     const result = await authenticator.verify(presentedCredentials(request).token);
     if (!result.ok) {
-      log.warn({ path: REALTIME_BASE, reason: result.error }, "Refused user connection");
+      refusals.warn(
+        { path: REALTIME_BASE, peer, status: 401, reason: result.error },
+        "Refused user connection",
+      );
       return json({ error: "unauthorized" }, 401, { "www-authenticate": "Bearer" });
     }
-    return upgrade(request, "authenticated", result.subject);
+    return upgrade(request, { route: "authenticated", userId: result.subject, peer });
   };
 
   const status = (): Response =>
@@ -115,27 +201,38 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
   return {
     connections,
     authenticator,
-    handle(request) {
+    handle(request, info) {
       const { pathname } = new URL(request.url);
       if (pathname !== REALTIME_BASE && !pathname.startsWith(`${REALTIME_BASE}/`)) {
         return undefined;
       }
+      const peer = peerAddress(request, {
+        ...(info.remoteAddr ? { remoteAddr: info.remoteAddr } : {}),
+        trustProxy: config.TRUST_PROXY,
+      });
+      if (!allowedOrigin(request)) {
+        refusals.warn(
+          { path: pathname, peer, status: 403, origin: request.headers.get("origin") },
+          "Refused request from an origin not in ALLOWED_ORIGINS",
+        );
+        return forbiddenOrigin();
+      }
       if (request.method !== "GET") {
         return json({ error: "method not allowed" }, 405, { allow: "GET" });
       }
-      if (pathname === REALTIME_BASE) return authenticated(request);
+      if (pathname === REALTIME_BASE) return authenticated(request, peer);
       const rest = pathname.slice(REALTIME_BASE.length + 1);
       if (rest === "status") return status();
       if (rest === "health") return json({ status: "ok", service: "realtime" });
       if (RESERVED.has(rest) || !openRouteEnabled(config)) {
         return json({ error: "not found" }, 404);
       }
-      if (!USER_ID.test(rest)) {
+      if (!isUserId(rest, config.MAX_ID_CHARS)) {
         return json({
-          error: "Cannot connect: user_id must be 1-128 letters, digits, '.', '_', '~' or '-'",
+          error: `Cannot connect: user_id must be ${userIdRule(config.MAX_ID_CHARS)}`,
         }, 400);
       }
-      return upgrade(request, "open", rest);
+      return upgrade(request, { route: "open", userId: rest, peer });
     },
     stats() {
       return { realtime: { connections: counts() } };

@@ -4,6 +4,7 @@
  * `deno task bundle` — all same origin, nothing from a CDN.
  */
 import type { Mount } from "../server.ts";
+import { forbiddenOrigin, originAllowed } from "../user/origin.ts";
 import { pageHtml } from "./page.ts";
 
 /** The files the page is built from, relative to this module. */
@@ -20,6 +21,11 @@ const isAsset = (path: string): path is AssetPath => Object.hasOwn(ASSETS, path)
 export interface WebPageOptions {
   /** Reads a bundle (default: from `dist/` beside this module). */
   readonly read?: (path: string) => Promise<string>;
+  /**
+   * Browser origins allowed to request the page (ALLOWED_ORIGINS); empty or unset: any. A
+   * request without an `Origin` header (a plain navigation) always passes.
+   */
+  readonly allowedOrigins?: readonly string[];
 }
 
 /** Builds the page mount. Bundles are read on first use and kept. */
@@ -28,6 +34,7 @@ export function createWebPage(options: WebPageOptions = {}): Mount {
     ((path: string) => Deno.readTextFile(new URL(path, import.meta.url)));
   const cache = new Map<AssetPath, Promise<string | undefined>>();
   const html = pageHtml();
+  const allowedOrigin = originAllowed(options.allowedOrigins ?? []);
 
   const asset = async (path: AssetPath): Promise<Response> => {
     let body = cache.get(path);
@@ -57,6 +64,7 @@ export function createWebPage(options: WebPageOptions = {}): Mount {
       if (request.method !== "GET" && request.method !== "HEAD") return undefined;
       const { pathname } = new URL(request.url);
       if (pathname === "/" || pathname === "/index.html") {
+        if (!allowedOrigin(request)) return forbiddenOrigin();
         return new Response(request.method === "HEAD" ? null : html, {
           headers: {
             "content-type": "text/html; charset=utf-8",

@@ -368,7 +368,8 @@ Deno.test("bad audio and bad formats give AudioFormatError / ConfigurationError 
   voice.on("error", (e) => errors.push(e));
   await assert.rejects(voice.sendAudio(new Uint8Array(3)), AudioFormatError);
   await assert.rejects(voice.sendText(""), ConfigurationError);
-  await assert.rejects(voice.sendText("x".repeat(16_001)), /1 to 16000 characters/);
+  // The limit the gateway announced (MAX_TEXT_CHARS, default 4096).
+  await assert.rejects(voice.sendText("x".repeat(4097)), /1 to 4096 characters, got 4097/);
   await assert.rejects(voice.sendAudio("nope" as unknown as Uint8Array), AudioFormatError);
   // deno-lint-ignore no-explicit-any
   await assert.rejects(voice.configureAudio({ format: "mp3" as any }), AudioFormatError);
@@ -628,6 +629,8 @@ Deno.test("connect() resolves once the model is there, and fails when it cannot 
   await using cut = await startTestApp({
     OPENAI_API_KEY: "sk-test-not-a-key",
     OPENAI_REALTIME_URL: `ws://127.0.0.1:${port}/v1/realtime`,
+    // With a real key the open route is off unless asked for.
+    REALTIME_OPEN_ROUTE: "true",
   });
   const session = new VoiceSession({ url: cut.url });
   const error = await session.connect().catch((e) => e);

@@ -242,8 +242,8 @@ Deno.test("an invalid message gets invalid_message and the connection stays", as
     ],
     [
       "odd number of audio bytes",
-      JSON.stringify(audioMessage("AAA=")),
-      /even number of bytes/,
+      JSON.stringify(audioMessage(new Uint8Array(4801).toBase64())),
+      /even number of bytes, got 4801/,
     ],
     ["binary frame", new Uint8Array([1, 2, 3, 4]), /expected a JSON text frame/],
   ];
@@ -257,6 +257,47 @@ Deno.test("an invalid message gets invalid_message and the connection stays", as
       assert.deepEqual(await client.next("pong"), { type: "pong", timestamp: 1 });
     });
   }
+});
+
+Deno.test("audio chunks of any even size are accepted, whatever their base64 padding", async () => {
+  await using app = await startTestApp(FAST);
+  await using client = new JsonSocket(wsUrl(app, openPath()));
+  await client.next("session.created");
+  // 2 and 2048 bytes end in "=", 8192 in "==", 4800 in none.
+  for (const bytes of [2, 2048, 4800, 8192]) {
+    client.send(audioMessage(new Uint8Array(bytes).toBase64()));
+  }
+  client.send({ type: "ping", ping: { timestamp: 5 } });
+  await client.next("pong");
+  assert.deepEqual(client.received.filter((m) => m.type === "error"), []);
+});
+
+Deno.test("session.update: a voice change after the model spoke is refused, the rest applied", async () => {
+  await using app = await startTestApp();
+  await using client = new JsonSocket(wsUrl(app, openPath()));
+  await client.next("session.created");
+  client.send(textMessage("Hello"));
+  await client.next("response.done", 10_000);
+  client.send({
+    type: "session.update",
+    session_update: { voice: "alloy", language: "fr", instructions: "Be brief." },
+  });
+  const error = await client.next("error");
+  assert.equal((error.error as { code: string }).code, "invalid_message");
+  assert.match(
+    (error.error as { message: string }).message,
+    /voice cannot change once the model has spoken/,
+  );
+  const answer = await client.next("session.update");
+  assert.deepEqual((answer.session as Record<string, unknown>).voice, "marin");
+  assert.deepEqual((answer.session as Record<string, unknown>).language, "fr");
+  // Later updates keep working upstream, and so does the conversation.
+  client.send({ type: "session.update", session_update: { instructions: "Be kind." } });
+  await client.next("session.update");
+  client.send(textMessage("Bonjour"));
+  await client.next("response.done", 10_000);
+  const errors = client.received.filter((m) => m.type === "error");
+  assert.deepEqual(errors, [error], "no upstream_error (cannot_update_voice) ever");
 });
 
 Deno.test("a frame over MAX_FRAME_BYTES gets message_too_large and close 1009", async () => {
@@ -292,6 +333,8 @@ Deno.test("an unreachable upstream gets upstream_unavailable and close 1011", as
   await using app = await startTestApp({
     OPENAI_API_KEY: "sk-test-secret-key",
     OPENAI_REALTIME_URL: `ws://127.0.0.1:${port}/v1/realtime`,
+    // With a real key the open route is off unless asked for.
+    REALTIME_OPEN_ROUTE: "true",
   });
   await using client = new JsonSocket(wsUrl(app, openPath()));
   const error = await client.next("error", 10_000);

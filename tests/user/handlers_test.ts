@@ -5,6 +5,7 @@ import {
   dispatch,
   gaTurnDetection,
   legMessage,
+  observeLeg,
 } from "../../src/user/handlers.ts";
 import type { ClientMessage } from "../../src/user/messages.ts";
 
@@ -22,10 +23,12 @@ const OPEN: Extract<ConnectionState, { phase: "open" }> = {
     silence_duration_ms: 500,
     create_response: true,
   },
+  modelSpoken: false,
 };
 const CTX: HandlerContext = {
   now: 1_700_000_000_123,
   vad: { threshold: 0.5, prefixPaddingMs: 300, silenceMs: 500 },
+  maxTextChars: 20,
 };
 const run = (message: ClientMessage, state: ConnectionState = OPEN) =>
   dispatch(state, message, CTX);
@@ -103,24 +106,137 @@ Deno.test("conversation.item.input forwards text with a response and audio untou
     });
     assert.deepEqual(result.effects, [{ type: "upstream.audio", audio: "AAAAAA==" }]);
   });
-  for (
-    const [name, audio, message] of [
-      ["bad base64", "not base64!", /not valid base64/],
-      ["odd byte count", "AAA=", /even number of bytes/],
-    ] as const
-  ) {
-    await t.step(name, () => {
+  await t.step("bad base64", () => {
+    const result = run({
+      type: "conversation.item.input",
+      conversation_item_input: { type: "input_audio_buffer", audio: "not base64!" },
+    });
+    assert.equal(result.effects.length, 1);
+    const effect = result.effects[0];
+    assert.ok(effect?.type === "send" && effect.message.type === "error");
+    assert.equal(effect.message.error.code, "invalid_message");
+    assert.match(effect.message.error.message, /not valid base64/);
+  });
+  // Every padding case: n % 3 = 0, 1, 2 bytes, both parities.
+  for (const bytes of [1, 2, 3, 4, 5, 6, 2048, 4800, 4801, 8192]) {
+    const audio = new Uint8Array(bytes).toBase64();
+    await t.step(`${bytes} bytes ${bytes % 2 === 0 ? "pass" : "are refused"}`, () => {
       const result = run({
         type: "conversation.item.input",
         conversation_item_input: { type: "input_audio_buffer", audio },
       });
-      assert.equal(result.effects.length, 1);
-      const effect = result.effects[0];
-      assert.ok(effect?.type === "send" && effect.message.type === "error");
-      assert.equal(effect.message.error.code, "invalid_message");
-      assert.match(effect.message.error.message, message);
+      if (bytes % 2 === 0) {
+        assert.deepEqual(result.effects, [{ type: "upstream.audio", audio }]);
+        return;
+      }
+      assert.deepEqual(result.effects, [{
+        type: "send",
+        message: {
+          type: "error",
+          error: {
+            code: "invalid_message",
+            message: `Cannot append audio: PCM16 needs an even number of bytes, got ${bytes}`,
+          },
+        },
+      }]);
     });
   }
+});
+
+Deno.test("conversation.item.input refuses text over MAX_TEXT_CHARS", () => {
+  const at = run({
+    type: "conversation.item.input",
+    conversation_item_input: { type: "input_text", text: "x".repeat(20) },
+  });
+  assert.equal(at.effects[0]?.type, "upstream.text");
+  const over = run({
+    type: "conversation.item.input",
+    conversation_item_input: { type: "input_text", text: "x".repeat(21) },
+  });
+  assert.deepEqual(over, {
+    state: OPEN,
+    effects: [{
+      type: "send",
+      message: {
+        type: "error",
+        error: {
+          code: "invalid_message",
+          message: "Cannot send text: 21 characters is over the limit of 20",
+        },
+      },
+    }],
+  });
+});
+
+Deno.test("session.update refuses a voice change once the model has spoken", async (t) => {
+  const spoken = { ...OPEN, modelSpoken: true };
+  await t.step("voice alone: refused, the session answer keeps the voice", () => {
+    const result = run({ type: "session.update", session_update: { voice: "alloy" } }, spoken);
+    assert.deepEqual(result.state, spoken);
+    assert.equal(result.effects.length, 2);
+    const [error, answer] = result.effects;
+    assert.ok(error?.type === "send" && error.message.type === "error");
+    assert.equal(error.message.error.code, "invalid_message");
+    assert.match(error.message.error.message, /voice cannot change once the model has spoken/);
+    assert.deepEqual(answer, {
+      type: "send",
+      message: {
+        type: "session.update",
+        session: { id: "sess_1", voice: "marin", language: "en" },
+      },
+    });
+  });
+  await t.step("the rest of the update is applied; voice never goes upstream", () => {
+    const result = run({
+      type: "session.update",
+      session_update: { voice: "alloy", language: "fr", instructions: "Be kind." },
+    }, spoken);
+    assert.deepEqual(result.state, { ...spoken, language: "fr", instructions: "Be kind." });
+    assert.deepEqual(result.effects.slice(1), [
+      {
+        type: "upstream.session",
+        patch: { language: "fr", instructions: composeInstructions("Be kind.", "fr") },
+      },
+      {
+        type: "send",
+        message: {
+          type: "session.update",
+          session: { id: "sess_1", voice: "marin", language: "fr" },
+        },
+      },
+    ]);
+  });
+  await t.step("the same voice again is no change and no error", () => {
+    const result = run({ type: "session.update", session_update: { voice: "marin" } }, spoken);
+    assert.ok(!result.effects.some((e) => e.type === "send" && e.message.type === "error"));
+  });
+  await t.step("before the model has spoken the voice changes", () => {
+    const result = run({ type: "session.update", session_update: { voice: "alloy" } });
+    assert.equal(result.state.phase === "open" && result.state.voice, "alloy");
+  });
+});
+
+Deno.test("observeLeg() marks the model as having spoken on audio and audio transcripts", async (t) => {
+  const cases: [Parameters<typeof observeLeg>[1], boolean][] = [
+    [{ type: "response.audio", itemId: "item_1" }, true],
+    [{ type: "response.transcript.delta", responseId: "resp_1", delta: "Hi" }, true],
+    [{ type: "response.transcript.done", itemId: "item_1", text: "Hi" }, true],
+    [{ type: "response.started", responseId: "resp_1" }, false],
+    [{ type: "response.done", responseId: "resp_1", status: "cancelled", usage: null }, false],
+    [{ type: "speech.started", audioStartMs: 0 }, false],
+    [{ type: "session.ready" }, false],
+  ];
+  for (const [event, spoken] of cases) {
+    await t.step(event.type, () => {
+      const next = observeLeg(OPEN, event);
+      assert.equal(next.phase === "open" && next.modelSpoken, spoken);
+    });
+  }
+  await t.step("a closed connection stays closed", () => {
+    assert.deepEqual(observeLeg({ phase: "closed" }, { type: "response.audio", itemId: "i" }), {
+      phase: "closed",
+    });
+  });
 });
 
 Deno.test("ping answers pong with the client's timestamp or the time now", () => {

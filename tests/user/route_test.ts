@@ -72,7 +72,8 @@ Deno.test("the authenticated route answers 401 before the upgrade", async (t) =>
     ["a wrong token", { authorization: "Bearer tok-gamma" }],
     ["a wrong subprotocol token", { "sec-websocket-protocol": "realtime, bearer.nope" }],
     ["an expired JWT", {
-      authorization: `Bearer ${await signJwt({ sub: "u", exp: Date.now() / 1000 - 5 }, SECRET)}`,
+      // Past the default 30 s clock tolerance.
+      authorization: `Bearer ${await signJwt({ sub: "u", exp: Date.now() / 1000 - 60 }, SECRET)}`,
     }],
     ["a JWT with another secret", {
       authorization: `Bearer ${await signJwt({ sub: "u" }, "some-other-secret-value")}`,
@@ -120,10 +121,12 @@ Deno.test("the authenticated route accepts header, subprotocol and JWT credentia
     await client.next("session.created");
     assert.equal(client.socket.protocol, "realtime");
   });
-  await t.step("bearer.<token> subprotocol alone is echoed", async () => {
-    await using client = new JsonSocket(wsUrl(app, AUTH_PATH), { protocols: ["bearer.tok-alpha"] });
+  await t.step("a valid token's bearer.<token> subprotocol is never echoed", async () => {
+    await using client = new JsonSocket(wsUrl(app, AUTH_PATH), {
+      protocols: ["bearer.tok-alpha", "realtime"],
+    });
     await client.next("session.created");
-    assert.equal(client.socket.protocol, "bearer.tok-alpha");
+    assert.equal(client.socket.protocol, "realtime");
   });
   await t.step("an HS256 JWT with exp in the future; sub becomes the user id", async () => {
     const jwt = await signJwt({ sub: "user-42", exp: Math.floor(Date.now() / 1000) + 60 }, SECRET);
@@ -144,4 +147,71 @@ Deno.test("the authenticated route refuses everyone when no credential is config
   });
   assert.equal(response.status, 401);
   await response.body?.cancel();
+});
+
+Deno.test("a bearer.<token> subprotocol offered without realtime is refused with 400", async (t) => {
+  await using app = await startTestApp(AUTH_ENV);
+  await t.step("the answer says what to offer and never names the token", async () => {
+    const response = await fetch(`${app.url}${AUTH_PATH}`, {
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "sec-websocket-version": "13",
+        "sec-websocket-protocol": "bearer.tok-alpha",
+      },
+    });
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.get("sec-websocket-protocol"), null);
+    const body = await response.json();
+    assert.equal(body.error, "subprotocol_required");
+    assert.match(body.message, /offer the "realtime" subprotocol alongside "bearer.<token>"/);
+    assert.ok(!JSON.stringify(body).includes("tok-alpha"));
+  });
+  await t.step("a WebSocket client cannot open", async () => {
+    const socket = new JsonSocket(wsUrl(app, AUTH_PATH), { protocols: ["bearer.tok-alpha"] });
+    await assert.rejects(socket.opened);
+    await socket.closed;
+    assert.equal(app.user.connections.size, 0);
+  });
+});
+
+Deno.test("JWT claims: sub is the user id, bounded by MAX_ID_CHARS; iss and aud checked", async (t) => {
+  await using app = await startTestApp({
+    ...AUTH_ENV,
+    MAX_ID_CHARS: "16",
+    REALTIME_JWT_ISSUER: "https://issuer.example",
+    REALTIME_JWT_AUDIENCE: "voice",
+  });
+  const exp = Math.floor(Date.now() / 1000) + 60;
+  const good = { iss: "https://issuer.example", aud: "voice", exp };
+  const cases: [string, Record<string, unknown>, number][] = [
+    ["all claims right", { ...good, sub: "user-16-chars-ok" }, 426],
+    ["sub over MAX_ID_CHARS", { ...good, sub: "user-17-chars-bad" }, 401],
+    ["sub with a slash", { ...good, sub: "a/b" }, 401],
+    ["no sub", { ...good }, 401],
+    ["no exp", { iss: good.iss, aud: good.aud, sub: "u" }, 401],
+    ["wrong issuer", { ...good, sub: "u", iss: "https://other.example" }, 401],
+    ["wrong audience", { ...good, sub: "u", aud: "other" }, 401],
+  ];
+  for (const [name, claims, status] of cases) {
+    await t.step(`${name}: ${status}`, async () => {
+      const response = await fetch(`${app.url}${AUTH_PATH}`, {
+        headers: { authorization: `Bearer ${await signJwt(claims, SECRET)}` },
+      });
+      assert.equal(response.status, status);
+      await response.body?.cancel();
+    });
+  }
+});
+
+Deno.test("the open route bounds user ids by MAX_ID_CHARS", async () => {
+  await using app = await startTestApp({ MAX_ID_CHARS: "8" });
+  const response = await fetch(`${app.url}${openPath("123456789")}`);
+  assert.equal(response.status, 400);
+  assert.deepEqual(await response.json(), {
+    error: "Cannot connect: user_id must be 1-8 letters, digits, '.', '_', '~' or '-'",
+  });
+  await using client = new JsonSocket(wsUrl(app, openPath("12345678")));
+  await client.next("session.created");
 });

@@ -74,3 +74,35 @@ Deno.test("the committed bundles match the sources (deno task bundle)", async ()
     await Deno.remove(out, { recursive: true });
   }
 });
+
+Deno.test("createWebPage() refuses the page to browser origins not in allowedOrigins", async (t) => {
+  const page = createWebPage({
+    allowedOrigins: ["https://app.example.com"],
+    read: () => Promise.resolve("// bundle"),
+  });
+  const get = (path: string, headers: HeadersInit = {}) =>
+    page.handle(new Request(`http://gateway.test${path}`, { headers }), {});
+  const cases: [string, string, HeadersInit, number][] = [
+    ["another origin", "/", { origin: "https://evil.example" }, 403],
+    ["another origin, /index.html", "/index.html", { origin: "https://evil.example" }, 403],
+    ["a listed origin", "/", { origin: "https://app.example.com" }, 200],
+    ["no Origin header (a navigation)", "/", {}, 200],
+  ];
+  for (const [name, path, headers, status] of cases) {
+    await t.step(`${name}: ${status}`, async () => {
+      const response = await get(path, headers);
+      assert.equal(response?.status, status);
+      if (status === 403) assert.equal((await response!.json()).error, "forbidden_origin");
+      else await response?.body?.cancel();
+    });
+  }
+  await t.step("every origin passes without a list", async () => {
+    const open = createWebPage({ read: () => Promise.resolve("") });
+    const response = await open.handle(
+      new Request("http://gateway.test/", { headers: { origin: "https://evil.example" } }),
+      {},
+    );
+    assert.equal(response?.status, 200);
+    await response?.body?.cancel();
+  });
+});
