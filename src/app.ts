@@ -73,12 +73,12 @@ export async function startApp(options: AppOptions): Promise<App> {
     : undefined;
   if (engine) mounts.push(engine);
   // One registry for the whole gateway; the live gauges read the parts once they exist.
-  let gateway: Gateway | undefined;
+  // (The gauges are read at scrape time, after `gateway` below exists.)
   const metrics = new GatewayMetrics({
-    calls: () => gateway?.manager.size ?? 0,
+    calls: () => gateway.manager.size,
     sessions: () => user.connections.size,
   });
-  gateway = createGateway({
+  const gateway = createGateway({
     config,
     log,
     clock,
