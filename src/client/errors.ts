@@ -113,8 +113,9 @@ export class ConfigurationError extends VoiceSessionError {
 /**
  * The gateway sent an `error` message. `code` is the gateway's code: `invalid_message`,
  * `rate_limited`, `upstream_error` (the connection stays), or `message_too_large`,
- * `upstream_unavailable`, `idle_timeout`, `session_expired`, `internal_error` (the gateway
- * closes the connection next; the close's {@linkcode ConnectionClosedError} has it as `cause`).
+ * `upstream_unavailable`, `idle_timeout`, `session_expired`, `internal_error`,
+ * `server_shutting_down` (the gateway closes the connection next; the close's
+ * {@linkcode ConnectionClosedError} has it as `cause`).
  */
 export class ServerError extends VoiceSessionError {
   /** Creates the error from the gateway's code and message. */

@@ -232,6 +232,7 @@ const CLOSING_ERRORS: ReadonlySet<string> = new Set([
   "idle_timeout",
   "session_expired",
   "internal_error",
+  "server_shutting_down",
 ]);
 const CANCELLED = "Cannot connect: disconnect() was called while connecting";
 /** Largest audio message sent: 2 s of model audio (128 KiB of base64), far below frame limits. */

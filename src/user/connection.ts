@@ -64,6 +64,16 @@ export interface UserConnection {
   readonly closed: Promise<void>;
   /** Closes the socket (the Bridge follows). */
   close(code: number, reason: string): void;
+  /** Tells the client why the session ends (an `error` message), then closes. */
+  end(last: SessionEnd): void;
+}
+
+/** Why a session ends: the `error` message the client gets, and the close that follows. */
+export interface SessionEnd {
+  readonly error: ErrorCode;
+  readonly message: string;
+  readonly closeCode: number;
+  readonly reason: string;
 }
 
 const CONFIG_TURN_DETECTION = {
@@ -138,9 +148,7 @@ export function serveUserSocket(
     }
   };
   /** Sends a last error, then closes. */
-  const end = (
-    last: { error: ErrorCode; message: string; closeCode: number; reason: string },
-  ): void => {
+  const end = (last: SessionEnd): void => {
     send(errorMessage(last.error, last.message));
     close(last.closeCode, last.reason);
   };
@@ -209,6 +217,7 @@ export function serveUserSocket(
     leg,
     closed,
     close,
+    end: (last) => guard("end", () => end(last)),
   };
 
   const run = (effect: Effect): void => {

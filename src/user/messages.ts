@@ -285,6 +285,8 @@ export const ERROR_CODES = [
   "session_expired",
   /** A fault in the gateway ended this session; closed 1011. */
   "internal_error",
+  /** The gateway is shutting down (the end of a drain); closed 1001. */
+  "server_shutting_down",
 ] as const;
 /** Error codes the gateway sends in `error` messages. */
 export type ErrorCode = typeof ERROR_CODES[number];

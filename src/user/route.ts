@@ -11,13 +11,13 @@ import { randomId } from "../core/ids.ts";
 import type { Logger } from "../core/logger.ts";
 import { silentLogger } from "../core/logger.ts";
 import { boundedLogger } from "../core/bounded_log.ts";
+import { CountPerKey, peerAddress } from "../core/peer.ts";
 import type { Mount } from "../server.ts";
 import type { Authenticator } from "./auth.ts";
 import { createAuthenticator, presentedCredentials, selectProtocol } from "./auth.ts";
 import type { RouteKind, UserConnection } from "./connection.ts";
 import { serveUserSocket } from "./connection.ts";
 import { forbiddenOrigin, originAllowed } from "./origin.ts";
-import { peerAddress } from "./peer.ts";
 import { isUserId, userIdRule } from "./user_id.ts";
 
 /** The API's base path. */
@@ -76,14 +76,9 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
     now: () => clock.monotonic(),
   });
   /** Live sessions per user (`route:userId`: an open-route id never counts against a JWT's). */
-  const perUser = new Map<string, number>();
+  const perUser = new CountPerKey();
   /** Live sockets per peer address. */
-  const perPeer = new Map<string, number>();
-  const bump = (map: Map<string, number>, key: string, by: number): void => {
-    const next = (map.get(key) ?? 0) + by;
-    if (next > 0) map.set(key, next);
-    else map.delete(key);
-  };
+  const perPeer = new CountPerKey();
 
   const counts = () => {
     let open = 0;
@@ -125,7 +120,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
         { peer, headers: { "retry-after": "5" } },
       );
     }
-    if ((perPeer.get(peer) ?? 0) >= config.MAX_CONNECTIONS_PER_PEER) {
+    if (perPeer.count(peer) >= config.MAX_CONNECTIONS_PER_PEER) {
       return refuse(
         429,
         "too_many_connections",
@@ -136,7 +131,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
     const userKey = `${route}:${userId}`;
     // A static token names a service, not a user: its sessions count per peer and instance.
     const perUserCapped = !(route === "authenticated" && userId === "token");
-    if (perUserCapped && (perUser.get(userKey) ?? 0) >= config.MAX_SESSIONS_PER_USER) {
+    if (perUserCapped && perUser.count(userKey) >= config.MAX_SESSIONS_PER_USER) {
       return refuse(
         429,
         "too_many_sessions",
@@ -156,8 +151,8 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
       return json({ error: "Cannot connect: not a valid WebSocket upgrade" }, 400);
     }
     const { socket, response } = upgraded;
-    if (perUserCapped) bump(perUser, userKey, 1);
-    bump(perPeer, peer, 1);
+    if (perUserCapped) perUser.tryAcquire(userKey, Infinity);
+    perPeer.tryAcquire(peer, Infinity);
     const connection = serveUserSocket(socket, {
       deps,
       route,
@@ -165,8 +160,8 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
       peer,
       onClose: (c) => {
         if (!connections.delete(c)) return;
-        if (perUserCapped) bump(perUser, userKey, -1);
-        bump(perPeer, peer, -1);
+        if (perUserCapped) perUser.release(userKey);
+        perPeer.release(peer);
       },
     });
     connections.add(connection);
@@ -236,6 +231,20 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
     },
     stats() {
       return { realtime: { connections: counts() } };
+    },
+    active() {
+      return connections.size;
+    },
+    shutdown() {
+      for (const connection of connections) {
+        connection.end({
+          error: "server_shutting_down",
+          message: "Closed the session: the gateway is shutting down; connect again",
+          closeCode: 1001,
+          reason: "gateway shutting down",
+        });
+      }
+      return Promise.resolve();
     },
     close() {
       for (const connection of connections) connection.close(1001, "gateway shutting down");
