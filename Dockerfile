@@ -2,21 +2,28 @@
 FROM denoland/deno:2.9.6
 
 WORKDIR /app
+ARG GIT_COMMIT=unknown
 ENV DENO_DIR=/deno-dir \
     DENO_NO_UPDATE_CHECK=1 \
+    GIT_COMMIT=${GIT_COMMIT} \
     PORT=8000 \
     HOST=0.0.0.0
 
-# Dependencies first, resolved strictly from the committed lockfile.
-COPY deno.json deno.lock ./
+# Only the runtime's dependencies (deno.runtime.json: no test, bench or bundle packages), resolved
+# strictly from their own committed lockfile.
+COPY deno.json deno.runtime.json deno.runtime.lock ./
 COPY src/ ./src/
-RUN deno install --frozen --entrypoint src/main.ts \
+RUN deno cache --config deno.runtime.json --frozen src/main.ts \
     && chown -R deno:deno /deno-dir
 
 USER deno
 EXPOSE 8000
 
-HEALTHCHECK --interval=30s --timeout=3s CMD ["deno", "eval", "const r = await fetch(`http://127.0.0.1:${Deno.env.get('PORT') ?? 8000}/health`); Deno.exit(r.ok ? 0 : 1)"]
+# The health check must not start a Deno process every 30 s: bash (the image is Debian-based)
+# opens a TCP connection itself and reads the status line of GET /health. Orchestrators should
+# probe GET /ready (503 while draining or when the upstream is unreachable) and GET /health.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD ["/bin/bash", "-c", \
+  "exec 3<>/dev/tcp/127.0.0.1/${PORT:-8000} && printf 'GET /health HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
 
-# PORT and every other setting come from the environment (see .env.example).
-CMD ["run", "--frozen", "--cached-only", "--allow-net", "--allow-env", "--allow-read", "--allow-sys=hostname", "src/main.ts"]
+# PORT and every other setting come from the environment (see .env.example). SIGTERM drains.
+CMD ["run", "--config", "deno.runtime.json", "--frozen", "--cached-only", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"]
