@@ -14,6 +14,7 @@ import fc from "fast-check";
 import { startTestApp } from "../helpers.ts";
 import type { App } from "../../src/app.ts";
 import {
+  assertNoInternalErrors,
   assertNoTimers,
   assertReleased,
   assertServing,
@@ -59,8 +60,8 @@ async function asStep(
   }
 }
 
-function startTimelineApp(clock: TrackingClock): Promise<App> {
-  return startTestApp(TIMELINE_ENV, { clock, engine: { scenario: toolScenario } });
+function startTimelineApp(clock: TrackingClock, speed: number): Promise<App> {
+  return startTestApp(TIMELINE_ENV, { clock, engine: { speed, scenario: toolScenario } });
 }
 
 Deno.test("a phone call's timeline leaves the gateway serving and the call released", async (t) => {
@@ -74,7 +75,7 @@ Deno.test("a phone call's timeline leaves the gateway serving and the call relea
       }, tail ${timeline.tailMs}`;
       await asStep(t, name, async () => {
         const clock = new TrackingClock();
-        await using app = await startTimelineApp(clock);
+        await using app = await startTimelineApp(clock, timeline.speed);
         const call = new PhoneCallDriver(app, timeline.format, `timeline-${n}`);
         try {
           await call.begin();
@@ -84,6 +85,7 @@ Deno.test("a phone call's timeline leaves the gateway serving and the call relea
         }
         await assertReleased(app, call.conversationId, 0);
         assert.equal(app.gateway.manager.size, 0);
+        assertNoInternalErrors(app);
         uncaught.assertNone(`during the timeline (the call ended: ${call.over})`);
         await assertNoTimers(clock);
         await assertServing(app, timeline.format);
@@ -103,10 +105,10 @@ Deno.test("an app session's timeline leaves the gateway serving and the session 
       const n = run++;
       await asStep(
         t,
-        `${n}: ${describeSteps(timeline.steps)}, tail ${timeline.tailMs}`,
+        `${n} ×${timeline.speed}: ${describeSteps(timeline.steps)}, tail ${timeline.tailMs}`,
         async () => {
           const clock = new TrackingClock();
-          await using app = await startTimelineApp(clock);
+          await using app = await startTimelineApp(clock, timeline.speed);
           const session = new AppSessionDriver(app, `user-${n}`);
           try {
             await session.begin();

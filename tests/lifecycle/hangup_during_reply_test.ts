@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { Vaic } from "../audiocodes/rig.ts";
 import { startTestApp } from "../helpers.ts";
 import {
+  assertNoInternalErrors,
   assertNoTimers,
   assertReleased,
   assertServing,
@@ -60,6 +61,7 @@ Deno.test("session.end while the bot speaks never crashes the gateway", async (t
           }
           await assertReleased(app, vaic.conversationId, baseline);
           uncaught.assertNone(`after a hang-up ${hangupAfterMs} ms into the greeting (${format})`);
+          assertNoInternalErrors(app);
           await assertNoTimers(clock);
         }),
         fcParameters(seed, perFormat),

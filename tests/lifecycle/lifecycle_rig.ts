@@ -167,6 +167,18 @@ export async function assertReleased(
 }
 
 /**
+ * No call ended on an internal error: the gateway contains a bug in one call (it hangs that
+ * call up instead of crashing), but a contained bug is still a bug.
+ */
+export function assertNoInternalErrors(app: App): void {
+  assert.equal(
+    app.gateway.manager.stats.internalErrors,
+    0,
+    "a call ended on an internal error (the gateway's log has its stack)",
+  );
+}
+
+/**
  * The gateway still serves: `GET /health` answers ok, and a fresh call is accepted and greeted
  * with a play stream. The fresh call is hung up and released again.
  */

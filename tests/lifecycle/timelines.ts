@@ -11,7 +11,7 @@ import type { AudioCodesFormat } from "../../src/audiocodes/media_format.ts";
 import type { ReplyPlan, ScenarioTurn } from "../../src/local/scenario.ts";
 import { fixture, silence, Vaic } from "../audiocodes/rig.ts";
 import { JsonSocket, wsUrl } from "../helpers.ts";
-import { delay, engineSessions, FORMATS } from "./lifecycle_rig.ts";
+import { delay, engineSessions, eventually, FORMATS } from "./lifecycle_rig.ts";
 
 /** The only transfer target the gateway allows in these tests. */
 export const TRANSFER_TARGET = "tel:+18005550100";
@@ -89,6 +89,8 @@ export interface PhoneTimeline {
   readonly steps: readonly Step<PhoneAction>[];
   /** How long the call goes on after the last step before VAIC hangs up. */
   readonly tailMs: number;
+  /** The engine's output speed (× real time): 1 generates while playing, 40 in bursts. */
+  readonly speed: number;
 }
 
 const milestone = fc.constantFrom<Milestone>(
@@ -141,6 +143,7 @@ export const phoneTimeline: fc.Arbitrary<PhoneTimeline> = fc.record({
   format: fc.constantFrom(...FORMATS),
   steps: fc.array(step(phoneAction), { minLength: 1, maxLength: 4 }),
   tailMs: fc.integer({ min: 0, max: 1500 }),
+  speed: fc.constantFrom(8, 1, 40),
 });
 
 const appAction: fc.Arbitrary<AppAction> = fc.oneof(
@@ -156,12 +159,15 @@ export interface AppTimeline {
   readonly steps: readonly Step<AppAction>[];
   /** How long the session goes on after the last step before the client closes. */
   readonly tailMs: number;
+  /** The engine's output speed (× real time). */
+  readonly speed: number;
 }
 
 /** App session timelines: 1–4 steps. */
 export const appTimeline: fc.Arbitrary<AppTimeline> = fc.record({
   steps: fc.array(step(appAction), { minLength: 1, maxLength: 4 }),
   tailMs: fc.integer({ min: 0, max: 1500 }),
+  speed: fc.constantFrom(8, 1, 40),
 });
 
 /** A short text form of a timeline, for test step names. */
@@ -298,6 +304,13 @@ export class PhoneCallDriver {
           this.over ??= "socket dropped, no resume";
           return;
         }
+        // VAIC resumes once the drop is seen on both sides: the gateway has detached the call
+        // (or released it, if it was ending anyway).
+        const manager = this.#app.gateway.manager;
+        await eventually(
+          () => manager.get(this.conversationId)?.phase !== "live",
+          () => `the gateway never saw the socket of "${this.conversationId}" drop`,
+        );
         await delay(action.resumeAfterMs);
         await this.#resume();
         return;
