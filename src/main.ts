@@ -2,9 +2,19 @@
 import { loadConfig, securityCheck, usesLocalEngine } from "./config.ts";
 import { createLogger } from "./core/logger.ts";
 import { startApp } from "./app.ts";
+import { withEnvFile } from "./core/env_file.ts";
 
 if (import.meta.main) {
-  const result = loadConfig(Deno.env.toObject());
+  // `.env` (or ENV_FILE) fills what the environment leaves unset; no file, no warning.
+  const envFile = Deno.env.get("ENV_FILE") ?? ".env";
+  let env: Record<string, string>;
+  try {
+    env = withEnvFile(Deno.env.toObject(), envFile).env;
+  } catch (error) {
+    console.error(`Cannot read ${envFile}: ${error instanceof Error ? error.message : error}`);
+    Deno.exit(1);
+  }
+  const result = loadConfig(env);
   if (!result.ok) {
     console.error(result.error);
     Deno.exit(1);
@@ -17,13 +27,34 @@ if (import.meta.main) {
   }
   const log = createLogger(config.LOG_LEVEL);
   for (const warning of security.warnings) log.warn({}, `Security: ${warning}`);
-  const app = await startApp({ config, log });
+  let app: Awaited<ReturnType<typeof startApp>>;
+  try {
+    app = await startApp({ config, log });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      console.error(
+        `Cannot start: ${config.HOST}:${config.PORT} is already in use (another gateway?). Stop it or set PORT`,
+      );
+      Deno.exit(1);
+    }
+    throw error;
+  }
+  const local = usesLocalEngine(config);
+  const vaicUrl = `${app.url.replace(/^http/, "ws")}/ws`;
   log.info({
     url: app.url,
-    audiocodes: `${app.url.replace(/^http/, "ws")}/ws`,
-    upstream: usesLocalEngine(config) ? "local engine (no OPENAI_API_KEY)" : "OpenAI Realtime",
+    audiocodes: vaicUrl,
+    upstream: local ? "local engine (no OPENAI_API_KEY)" : "OpenAI Realtime",
     model: config.OPENAI_REALTIME_MODEL,
   }, "Voice gateway listening");
+  // One line for people (stderr, so stdout stays JSON lines for log shippers).
+  console.error(
+    `Voice gateway ready: voice page ${app.url}/ · VAIC bot URL ${vaicUrl} · upstream ${
+      local
+        ? "local realtime engine (offline; set OPENAI_API_KEY for OpenAI)"
+        : `OpenAI ${config.OPENAI_REALTIME_MODEL}`
+    }`,
+  );
   // Graceful drain on the first signal; a second one ends the remaining calls at once (still
   // with a hangup each). Either way the process exits 0 once everything is closed.
   const abort = new AbortController();

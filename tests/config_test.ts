@@ -152,3 +152,41 @@ Deno.test("main.ts refuses to start with a real key and no bot token", async () 
   assert.match(stderr, /^Cannot start: OPENAI_API_KEY is set but AUDIOCODES_BOT_TOKEN is not/);
   assert.ok(!stderr.includes("sk-never-used"));
 });
+
+/** Runs `src/main.ts` with `env` until it exits; returns its code and stderr. */
+async function runMain(env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"],
+    env: { NO_COLOR: "1", HOST: "127.0.0.1", ...env },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr).trim() };
+}
+
+Deno.test("main.ts reads ENV_FILE for unset variables only; the environment wins", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".env" });
+  try {
+    await Deno.writeTextFile(file, 'PORT=not-a-port\nGREETING="maybe"\n');
+    const fromFile = await runMain({ ENV_FILE: file });
+    assert.equal(fromFile.code, 1);
+    assert.match(fromFile.stderr, /PORT="not-a-port"/);
+    assert.match(fromFile.stderr, /GREETING="maybe"/);
+    const overridden = await runMain({ ENV_FILE: file, PORT: "-1", GREETING: "true" });
+    assert.equal(overridden.code, 1);
+    assert.match(overridden.stderr, /PORT="-1"/);
+    assert.doesNotMatch(overridden.stderr, /GREETING/);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("main.ts says in one line that the port is in use", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { code, stderr } = await runMain({ PORT: String(listener.addr.port) });
+  assert.equal(code, 1);
+  assert.equal(
+    stderr,
+    `Cannot start: 127.0.0.1:${listener.addr.port} is already in use (another gateway?). Stop it or set PORT`,
+  );
+});
