@@ -8,7 +8,7 @@ import type { Config } from "../config.ts";
 import type { Clock, TimerId } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { BoundedLogger } from "../core/bounded_log.ts";
-import { boundedLogger } from "../core/bounded_log.ts";
+import { boundedLogger, clip } from "../core/bounded_log.ts";
 import type { BridgeLeg, LegEvent } from "../bridge/bridge.ts";
 import { Bridge } from "../bridge/bridge.ts";
 import type { ConnectionState, Effect, HandlerContext, LegObservation } from "./handlers.ts";
@@ -36,6 +36,9 @@ export const CLOSE_UPSTREAM_FAILED = 1011;
 export const CLOSE_INTERNAL_ERROR = 1011;
 /** WebSocket close code for a session ended by a limit (idle, maximum length): a normal close. */
 export const CLOSE_NORMAL = 1000;
+
+/** Longest error text or stack written for a fault (a stack is ~10 frames). */
+const FAULT_TEXT_MAX_CHARS = 4000;
 
 /** Which route a connection came in on. */
 export type RouteKind = "open" | "authenticated";
@@ -103,6 +106,7 @@ export function serveUserSocket(
     now: () => clock.monotonic(),
   });
   const log = socketLog.child({ sessionId, route, userId, peer });
+  const faultLog = deps.log.child({ sessionId, route, userId, peer });
   const ctx: Omit<HandlerContext, "now"> = {
     vad: {
       threshold: config.VAD_THRESHOLD,
@@ -156,8 +160,16 @@ export function serveUserSocket(
   /** A fault in this connection's code: end this session only, cleanly. */
   const fail = (where: string, error: unknown): void => {
     try {
-      log.error(
-        { err: error instanceof Error ? error : new Error(String(error)), where },
+      // Past the bounded logger, which would cut the stack: one line per session at most.
+      faultLog.error(
+        {
+          where,
+          error: clip(String(error), FAULT_TEXT_MAX_CHARS),
+          stack: clip(
+            error instanceof Error ? error.stack ?? "" : new Error(String(error)).stack ?? "",
+            FAULT_TEXT_MAX_CHARS,
+          ),
+        },
         "Ended user session: internal error",
       );
     } catch {

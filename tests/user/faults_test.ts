@@ -50,8 +50,10 @@ Deno.test("a fault in a Bridge leg event ends only that session", async () => {
   assert.equal(app.user.connections.size, 1);
   const logged = entries.find((e) => e.msg === "Ended user session: internal error");
   assert.equal(logged?.level, "error");
-  assert.ok(logged?.fields.err instanceof TypeError);
-  assert.match(String((logged?.fields.err as Error).stack), /a bug/);
+  assert.equal(logged?.fields.error, "TypeError: Cannot read leg state: a bug");
+  // The whole stack, as text (it survives JSON), down to where the fault was thrown.
+  assert.match(String(logged?.fields.stack), /^TypeError: Cannot read leg state: a bug\n\s+at /);
+  assert.match(String(logged?.fields.stack), /faults_test\.ts/);
   assert.equal(logged?.fields.userId, "victim");
   await assertStillServes(bystander);
 });

@@ -58,7 +58,11 @@ export class RealtimeClient {
     };
     this.#socket.onclose = (event: CloseEvent) => {
       if (!this.#opened) {
-        listener.onStatus("error", "Cannot connect: the gateway refused the connection");
+        // Browsers do not show why an upgrade was refused: name the usual reasons.
+        listener.onStatus(
+          "error",
+          "Cannot connect: the gateway refused the connection (a wrong token, too many open sessions, or a page origin the gateway does not allow)",
+        );
       } else if (event.code === 1000 || event.code === 1005) {
         listener.onStatus("closed");
       } else {
