@@ -101,7 +101,13 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
 
   const upgrade = (
     request: Request,
-    target: { readonly route: RouteKind; readonly userId: string; readonly peer: string },
+    target: {
+      readonly route: RouteKind;
+      readonly userId: string;
+      readonly peer: string;
+      /** False for a static token: it names a service, not a user (counted per peer only). */
+      readonly perUser: boolean;
+    },
   ): Response => {
     const { route, userId, peer } = target;
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
@@ -129,8 +135,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
       );
     }
     const userKey = `${route}:${userId}`;
-    // A static token names a service, not a user: its sessions count per peer and instance.
-    const perUserCapped = !(route === "authenticated" && userId === "token");
+    const perUserCapped = target.perUser;
     if (perUserCapped && perUser.count(userKey) >= config.MAX_SESSIONS_PER_USER) {
       return refuse(
         429,
@@ -178,7 +183,13 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
       );
       return json({ error: "unauthorized" }, 401, { "www-authenticate": "Bearer" });
     }
-    return upgrade(request, { route: "authenticated", userId: result.subject, peer });
+    return upgrade(request, {
+      route: "authenticated",
+      userId: result.subject,
+      peer,
+      // A static token names a service, not a user: its sessions count per peer and instance.
+      perUser: result.method === "jwt",
+    });
   };
 
   const status = (): Response =>
@@ -227,7 +238,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
           error: `Cannot connect: user_id must be ${userIdRule(config.MAX_ID_CHARS)}`,
         }, 400);
       }
-      return upgrade(request, { route: "open", userId: rest, peer });
+      return upgrade(request, { route: "open", userId: rest, peer, perUser: true });
     },
     stats() {
       return { realtime: { connections: counts() } };

@@ -80,6 +80,17 @@ Deno.test("MAX_SESSIONS_PER_USER: 429 before the upgrade, per user id and route"
     });
     void authed;
   });
+  await t.step('a JWT whose sub is "token" is still counted per user', async () => {
+    const jwt = await signJwt({ sub: "token", exp: Math.floor(Date.now() / 1000) + 60 }, SECRET);
+    const protocols = ["realtime", `bearer.${jwt}`];
+    await using j1 = await connect(wsUrl(app, AUTH_PATH), { protocols });
+    await using j2 = await connect(wsUrl(app, AUTH_PATH), { protocols });
+    const refused = await upgradeStatus(`${app.url}${AUTH_PATH}`, {
+      "sec-websocket-protocol": protocols.join(", "),
+    });
+    assert.equal(refused.status, 429);
+    void [j1, j2];
+  });
   await t.step("static-token sessions are not counted per user", async () => {
     const headers = { authorization: "Bearer static-token" };
     await using s1 = await connect(wsUrl(app, AUTH_PATH), { headers });
