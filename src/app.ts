@@ -61,7 +61,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     log: log.child({ part: "user" }),
     upstreamUrl: () => upstreamUrl,
   });
-  const mounts: Mount[] = [user, createWebPage()];
+  const mounts: Mount[] = [user, createWebPage({ allowedOrigins: config.ALLOWED_ORIGINS })];
   const engine = usesLocalEngine(config)
     ? createLocalEngine({
       log: log.child({ part: "engine" }),

@@ -8,6 +8,9 @@ import { guardedClock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { LogLimits } from "../core/bounded_log.ts";
 import { boundedLogger, clip } from "../core/bounded_log.ts";
+import type { TraceScope, Tracer } from "../core/tracing.ts";
+import { outcomeOf } from "../core/metrics.ts";
+import { endSpan, gatewayTracer, logInContext, startScope } from "../core/tracing.ts";
 import type { Activity, BotMessage } from "./messages.ts";
 import type { AudioCodesFormat } from "./media_format.ts";
 
@@ -81,6 +84,8 @@ export interface CallHandle {
   fail(error: unknown, where: string): void;
   /** The call's clock: its timer callbacks cannot throw into the event loop (they fail the call). */
   readonly clock: Clock;
+  /** The call's trace span (turns and upstream connections are its children). */
+  readonly trace: TraceScope;
   readonly log: Logger;
 }
 
@@ -151,6 +156,7 @@ export class Conversation implements CallHandle {
   };
   readonly log: Logger;
   readonly clock: Clock;
+  readonly trace: TraceScope;
   callData: Readonly<Record<string, unknown>> | undefined;
   phase: ConversationPhase = "live";
   updatedAt: number;
@@ -172,6 +178,7 @@ export class Conversation implements CallHandle {
     socket: CallSocket;
     clock: Clock;
     log: Logger;
+    trace: TraceScope;
     maxEvents: number;
     keepTranscript: boolean;
     onEnd: (c: Conversation, reason: string) => void;
@@ -186,6 +193,7 @@ export class Conversation implements CallHandle {
     this.#maxEvents = options.maxEvents;
     this.#keepTranscript = options.keepTranscript;
     this.log = options.log;
+    this.trace = options.trace;
     this.#onEnd = options.onEnd;
     this.#onFail = options.onFail;
     this.clock = guardedClock(options.clock, (error) => this.fail(error, "timer"));
@@ -275,6 +283,7 @@ export class ConversationManager {
   readonly #factory: AgentFactory;
   readonly #released = new Set<(c: Conversation, reason: string) => void>();
   readonly #limits: CallLimits;
+  readonly #tracer: Tracer;
   /** Registry-wide counters. */
   readonly stats: RegistryStats = { accepted: 0, ended: 0, internalErrors: 0 };
 
@@ -284,7 +293,9 @@ export class ConversationManager {
     log: Logger;
     agents: AgentFactory;
     limits?: Partial<CallLimits>;
+    tracer?: Tracer;
   }) {
+    this.#tracer = options.tracer ?? gatewayTracer();
     this.#clock = options.clock;
     this.#graceMs = options.graceMs;
     this.#log = options.log;
@@ -304,11 +315,20 @@ export class ConversationManager {
       throw new RangeError(`Cannot add conversation: "${options.conversationId}" exists`);
     }
     const clock = this.#clock;
+    const trace = startScope(this.#tracer, "call", {
+      "call.conversation_id": options.conversationId,
+      "call.media_format": options.mediaFormat,
+      ...(options.botName === undefined ? {} : { "call.bot_name": clip(options.botName, 128) }),
+    });
     const conversation = new Conversation({
       ...options,
       clock,
-      log: boundedLogger(this.#log, { ...this.#limits.log, now: () => clock.monotonic() })
-        .child({ conversationId: options.conversationId }),
+      trace,
+      log: logInContext(
+        boundedLogger(this.#log, { ...this.#limits.log, now: () => clock.monotonic() })
+          .child({ conversationId: options.conversationId }),
+        trace.context,
+      ),
       maxEvents: this.#limits.maxEvents,
       keepTranscript: this.#limits.logTranscripts,
       onEnd: (c, reason) => void this.remove(c.conversationId, reason),
@@ -320,6 +340,7 @@ export class ConversationManager {
     } catch (error) {
       this.#conversations.delete(options.conversationId);
       conversation.phase = "ended";
+      endSpan(trace.span, { "call.outcome": "internal_error" }, "agent could not be built");
       throw error;
     }
     this.stats.accepted++;
@@ -385,6 +406,7 @@ export class ConversationManager {
     conversation.phase = "detached";
     conversation.updatedAt = this.#clock.now();
     conversation.log.info({ graceMs: this.#graceMs }, "Call socket dropped; waiting for resume");
+    conversation.trace.span.addEvent("socket dropped");
     try {
       conversation.agent.detached();
     } catch (error) {
@@ -410,6 +432,7 @@ export class ConversationManager {
     conversation.updatedAt = this.#clock.now();
     if (previous && previous !== socket) previous.close(1000, "conversation resumed elsewhere");
     conversation.log.info({}, "Call resumed");
+    conversation.trace.span.addEvent("resumed");
     try {
       conversation.agent.resumed();
     } catch (error) {
@@ -450,6 +473,14 @@ export class ConversationManager {
       this.stats.internalErrors++;
       conversation.log.error({ err: String(error) }, "Failed to close a call's agent");
     }
+    const outcome = outcomeOf(reason);
+    endSpan(conversation.trace.span, {
+      "call.outcome": outcome,
+      "call.end_reason": clip(reason, 128),
+      "call.duration_ms": this.#clock.now() - conversation.createdAt,
+      "call.turns.caller": conversation.turns.caller,
+      "call.turns.bot": conversation.turns.bot,
+    }, outcome === "internal_error" || outcome === "upstream_failed" ? reason : undefined);
   }
 
   /**

@@ -7,6 +7,7 @@
 import type { Config } from "../config.ts";
 import type { Clock, TimerId } from "../core/clock.ts";
 import type { GatewayMetrics } from "../core/metrics.ts";
+import type { Span } from "../core/tracing.ts";
 import type { ResamplerFactory } from "../audio/resampler.ts";
 import { bytesOf } from "../audio/pcm.ts";
 import type { BridgeLeg, FunctionCall, LegEvent } from "../bridge/bridge.ts";
@@ -116,6 +117,10 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   readonly #metrics: GatewayMetrics | undefined;
   /** When the caller's last utterance ended (monotonic ms), until the bot's next audio starts. */
   #speechEndAt: number | undefined;
+  /** The turn being traced (caller speech end, or a response the bot starts, to its end). */
+  #turn: { span: Span; startedAt: number } | undefined;
+  /** The first upstream connection, traced until the model accepted the session. */
+  #connectSpan: Span | undefined;
   /** Bridge counters already reported to the metrics. */
   #reported = { truncates: 0, reconnects: 0 };
 
@@ -138,12 +143,12 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       leadMs: deps.config.PLAYOUT_LEAD_MS,
       sink: {
         start: () => {
+          const now = this.#clock.monotonic();
           if (this.#speechEndAt !== undefined && this.#metrics) {
-            this.#metrics.turnLatency.observe(
-              PHONE,
-              (this.#clock.monotonic() - this.#speechEndAt) / 1000,
-            );
+            this.#metrics.turnLatency.observe(PHONE, (now - this.#speechEndAt) / 1000);
           }
+          const turn = this.#turn;
+          if (turn) turn.span.setAttribute("turn.first_audio_ms", Math.round(now - turn.startedAt));
           this.#speechEndAt = undefined;
           this.#streamId = `play-${this.#streams++}`;
           this.#call.send({
@@ -187,7 +192,26 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       onFunctionCall: (fc) => this.#onFunctionCall(fc),
       onFailed: (reason) => this.#onFailed(reason),
     });
+    this.#connectSpan = call.trace.child("upstream.connect", {
+      "upstream.format": this.#plan.upstream.type,
+    });
     this.#bridge.start();
+  }
+
+  #startTurn(kind: "caller" | "bot"): void {
+    this.#endTurn("superseded");
+    this.#turn = {
+      span: this.#call.trace.child("turn", { "turn.kind": kind }),
+      startedAt: this.#clock.monotonic(),
+    };
+  }
+
+  #endTurn(status: string): void {
+    const turn = this.#turn;
+    if (!turn) return;
+    this.#turn = undefined;
+    turn.span.setAttribute("turn.status", status);
+    turn.span.end();
   }
 
   /** The Bridge, for tests and metrics. */
@@ -237,6 +261,9 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     if (this.#dtmfTimer !== undefined) this.#clock.clearTimeout(this.#dtmfTimer);
     if (this.#safetyTimer !== undefined) this.#clock.clearTimeout(this.#safetyTimer);
     this.#dtmfTimer = this.#safetyTimer = undefined;
+    this.#endTurn("call ended");
+    this.#connectSpan?.end();
+    this.#connectSpan = undefined;
     this.#bridge.close();
     this.#playout.close();
     this.#transcoder?.close();
@@ -306,6 +333,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
         return;
       case "speech.stopped":
         this.#speechEndAt = this.#clock.monotonic();
+        this.#startTurn("caller");
         this.#call.send({ type: "userStream.speech.stopped" });
         return;
       case "speech.committed":
@@ -328,6 +356,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
         this.#call.transcribe("bot", event.text);
         return;
       case "response.done":
+        this.#endTurn(event.status);
         this.#metrics?.recordUsage(event.usage);
         this.#reportBridgeStats();
         if (this.#after && --this.#after.waitResponses <= 0) {
@@ -337,7 +366,13 @@ class PhoneAgent implements CallAgent, BridgeLeg {
         }
         return;
       case "session.ready":
+        this.#connectSpan?.end();
+        this.#connectSpan = undefined;
+        return;
       case "response.started":
+        if (!this.#turn) this.#startTurn("bot");
+        this.#turn?.span.setAttribute("turn.response_id", event.responseId);
+        return;
       case "response.transcript.delta":
       case "error":
         return;
