@@ -11,7 +11,7 @@ import { silentLogger } from "./core/logger.ts";
 import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
 import type { Gateway, Mount, RunningServer } from "./server.ts";
 import { createGateway, listen } from "./server.ts";
-import { createLocalEngine } from "./local/engine.ts";
+import { createLocalEngine, ENGINE_PATH } from "./local/engine.ts";
 import type { LocalEngine, LocalEngineOptions } from "./local/engine.ts";
 import { phoneAgents } from "./audiocodes/phone_agent.ts";
 import { ResamplerFactory } from "./audio/resampler.ts";
@@ -34,6 +34,8 @@ export interface AppOptions {
   readonly port?: number;
   /** Extra options of the embedded local engine (tests: scenarios). */
   readonly engine?: Partial<LocalEngineOptions>;
+  /** PEM certificate and key (contents): serve `https://` and `wss://` in-process. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 /** A running gateway. */
@@ -47,8 +49,21 @@ export interface App extends RunningServer {
   readonly user: UserRealtime;
 }
 
-/** Builds and serves the gateway. */
-export async function startApp(options: AppOptions): Promise<App> {
+/** A built, not yet listening gateway (`deno serve` and Deno Deploy serve it themselves). */
+export interface BuiltGateway {
+  readonly gateway: Gateway;
+  readonly engine: LocalEngine | undefined;
+  readonly user: UserRealtime;
+  /** Where Bridges connect upstream (the embedded engine's URL once the server listens). */
+  readonly upstreamUrl: () => string;
+  /** Tells the gateway its own base URL (`http://host:port`), where the embedded engine is. */
+  listeningAt(url: string): void;
+}
+
+/** Builds the gateway from a config: the routes, the embedded engine when offline, the agents. */
+export async function buildGateway(
+  options: Omit<AppOptions, "hostname" | "port">,
+): Promise<BuiltGateway> {
   const { config } = options;
   const resamplers = await ResamplerFactory.load();
   const log = options.log ?? silentLogger();
@@ -72,8 +87,8 @@ export async function startApp(options: AppOptions): Promise<App> {
     })
     : undefined;
   if (engine) mounts.push(engine);
-  // One registry for the whole gateway; the live gauges read the parts once they exist.
-  // (The gauges are read at scrape time, after `gateway` below exists.)
+  // One registry for the whole gateway; the live gauges are read at scrape time, after
+  // `gateway` below exists.
   const metrics = new GatewayMetrics({
     calls: () => gateway.manager.size,
     sessions: () => user.connections.size,
@@ -96,11 +111,49 @@ export async function startApp(options: AppOptions): Promise<App> {
       }),
     }),
   });
+  return {
+    gateway,
+    engine,
+    user,
+    upstreamUrl: () => upstreamUrl,
+    listeningAt(url) {
+      if (engine) upstreamUrl = `${url.replace(/^http/, "ws")}${ENGINE_PATH}`;
+    },
+  };
+}
+
+/** Builds and serves the gateway. */
+export async function startApp(options: AppOptions): Promise<App> {
+  const { config } = options;
+  const built = await buildGateway(options);
+  const { gateway } = built;
+  // With TLS the public port speaks only TLS: the embedded engine then gets a plain listener of
+  // its own on loopback, reachable by this process alone.
+  const engine = built.engine;
+  const engineServer = options.tls && engine
+    ? listen(
+      (request, info) => engine.handle(request, info) ?? new Response(null, { status: 404 }),
+      {
+        hostname: "127.0.0.1",
+        port: 0,
+      },
+    )
+    : undefined;
   const server = listen((request, info) => gateway.fetch(request, info), {
     hostname: options.hostname ?? config.HOST,
     port: options.port ?? config.PORT,
-    onClose: () => gateway.close(),
+    ...(options.tls ? { tls: options.tls } : {}),
+    onClose: async () => {
+      await gateway.close();
+      await engineServer?.close();
+    },
   });
-  if (usesLocalEngine(config)) upstreamUrl = `${server.url.replace(/^http/, "ws")}/v1/realtime`;
-  return { ...server, gateway, upstreamUrl, engine, user };
+  built.listeningAt(engineServer?.url ?? `http://127.0.0.1:${server.port}`);
+  return {
+    ...server,
+    gateway,
+    upstreamUrl: built.upstreamUrl(),
+    engine: built.engine,
+    user: built.user,
+  };
 }

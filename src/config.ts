@@ -116,6 +116,9 @@ export const Env = z.object({
   UPSTREAM_RECONNECT_MS: int(0, 600_000).default(5000),
   /** Opening the upstream (TCP, TLS, WebSocket) must finish within this time. */
   UPSTREAM_CONNECT_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  /** PEM files: serve `https://`/`wss://` in-process (both or neither; a proxy is preferred). */
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
   /** When set, `GET /metrics` requires `Authorization: Bearer <token>`. */
   METRICS_TOKEN: z.string().min(1).optional(),
   /** On SIGTERM/SIGINT, live calls may finish for this long before they are hung up. */

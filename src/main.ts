@@ -27,9 +27,25 @@ if (import.meta.main) {
   }
   const log = createLogger(config.LOG_LEVEL);
   for (const warning of security.warnings) log.warn({}, `Security: ${warning}`);
+  let tls: { cert: string; key: string } | undefined;
+  if ((config.TLS_CERT_FILE === undefined) !== (config.TLS_KEY_FILE === undefined)) {
+    console.error("Cannot start: set both TLS_CERT_FILE and TLS_KEY_FILE, or neither");
+    Deno.exit(1);
+  }
+  if (config.TLS_CERT_FILE !== undefined && config.TLS_KEY_FILE !== undefined) {
+    try {
+      tls = {
+        cert: Deno.readTextFileSync(config.TLS_CERT_FILE),
+        key: Deno.readTextFileSync(config.TLS_KEY_FILE),
+      };
+    } catch (error) {
+      console.error(`Cannot start: cannot read the TLS files: ${String(error)}`);
+      Deno.exit(1);
+    }
+  }
   let app: Awaited<ReturnType<typeof startApp>>;
   try {
-    app = await startApp({ config, log });
+    app = await startApp({ config, log, ...(tls ? { tls } : {}) });
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
       console.error(
@@ -40,7 +56,7 @@ if (import.meta.main) {
     throw error;
   }
   const local = usesLocalEngine(config);
-  const vaicUrl = `${app.url.replace(/^http/, "ws")}/ws`;
+  const vaicUrl = `${app.url.replace(/^http/, "ws")}/ws`; // https → wss
   log.info({
     url: app.url,
     audiocodes: vaicUrl,

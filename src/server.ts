@@ -353,11 +353,18 @@ export function listen(
     request: Request,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ) => Response | Promise<Response>,
-  options: { hostname: string; port: number; onClose?: () => Promise<void> },
+  options: {
+    hostname: string;
+    port: number;
+    /** PEM contents; with them the server speaks TLS (`https://`, `wss://`). */
+    tls?: { cert: string; key: string };
+    onClose?: () => Promise<void>;
+  },
 ): RunningServer {
   const server = Deno.serve({
     hostname: options.hostname,
     port: options.port,
+    ...(options.tls ?? {}),
     onListen: () => {},
   }, handler);
   const addr = server.addr;
@@ -369,7 +376,9 @@ export function listen(
       await server.shutdown();
     })();
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}`,
+    url: `${options.tls ? "https" : "http"}://${
+      host.includes(":") ? `[${host}]` : host
+    }:${addr.port}`,
     port: addr.port,
     finished: server.finished,
     close,
