@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { loadConfig, openRouteEnabled, securityCheck, usesLocalEngine } from "../src/config.ts";
+import {
+  Env,
+  loadConfig,
+  openRouteEnabled,
+  securityCheck,
+  usesLocalEngine,
+} from "../src/config.ts";
 import { testConfig } from "./helpers.ts";
 
 Deno.test("loadConfig() applies defaults and freezes the result", () => {
@@ -189,4 +195,15 @@ Deno.test("main.ts says in one line that the port is in use", async () => {
     stderr,
     `Cannot start: 127.0.0.1:${listener.addr.port} is already in use (another gateway?). Stop it or set PORT`,
   );
+});
+
+Deno.test(".env.example lists every variable and loads as it is", async () => {
+  const { parseEnv } = await import("node:util");
+  const text = await Deno.readTextFile(new URL("../.env.example", import.meta.url));
+  const env = Object.fromEntries(
+    Object.entries(parseEnv(text)).filter((e): e is [string, string] => typeof e[1] === "string"),
+  );
+  const result = loadConfig(env);
+  assert.ok(result.ok, result.ok ? "" : result.error);
+  assert.deepEqual(Object.keys(Env.shape).filter((name) => !(name in env)), []);
 });
