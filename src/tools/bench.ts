@@ -343,6 +343,8 @@ async function startProcesses(o: {
         env: {
           ...baseEnv(),
           OPENAI_API_KEY: "bench",
+          // Loopback only (HOST below): the bench's VAIC sends no token.
+          ALLOW_UNAUTHENTICATED_BOT: "true",
           OPENAI_REALTIME_URL: tap.url,
           HOST: "127.0.0.1",
           PORT: "0",
