@@ -73,24 +73,9 @@ Deno.test("loadConfig() rejects a bad value with one line naming the variable", 
 });
 
 Deno.test("main.ts stops start-up with one clear line on a bad variable", async () => {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-sys=hostname",
-      "src/main.ts",
-    ],
-    env: { PORT: "not-a-port", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(output.code, 1);
-  assert.equal(
-    new TextDecoder().decode(output.stderr).trim(),
-    'Invalid configuration: PORT="not-a-port": expected a whole number',
-  );
+  const { code, stderr } = await runMain({ PORT: "not-a-port" });
+  assert.equal(code, 1);
+  assert.equal(stderr, 'Invalid configuration: PORT="not-a-port": expected a whole number');
 });
 
 Deno.test("loadConfig() reports every bad variable at once, one line each", () => {
@@ -140,21 +125,8 @@ Deno.test("securityCheck() is silent offline and strict with a real key", async 
 });
 
 Deno.test("main.ts refuses to start with a real key and no bot token", async () => {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-sys=hostname",
-      "src/main.ts",
-    ],
-    env: { OPENAI_API_KEY: "sk-never-used", PORT: "0", HOST: "127.0.0.1", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(output.code, 1);
-  const stderr = new TextDecoder().decode(output.stderr);
+  const { code, stderr } = await runMain({ OPENAI_API_KEY: "sk-never-used", PORT: "0" });
+  assert.equal(code, 1);
   assert.match(stderr, /^Cannot start: OPENAI_API_KEY is set but AUDIOCODES_BOT_TOKEN is not/);
   assert.ok(!stderr.includes("sk-never-used"));
 });
