@@ -70,7 +70,7 @@ export function sessionUpdate(options: SessionOptions): Record<string, unknown> 
           model: options.transcriptionModel,
           ...(options.language ? { language: options.language } : {}),
         },
-        noise_reduction: null,
+        // No `noise_reduction`: omitted, the service keeps its default (off, §2.5).
         turn_detection: options.turnDetection,
       },
       output: { format: options.format, voice: options.voice, speed: 1.0 },
