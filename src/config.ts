@@ -114,6 +114,12 @@ export const Env = z.object({
   APP_MAX_SESSION_MS: int(1000, 24 * 3600 * 1000).default(4 * 3600 * 1000),
   /** How long the Bridge keeps retrying a lost upstream (backoff with jitter) before it gives up. */
   UPSTREAM_RECONNECT_MS: int(0, 600_000).default(5000),
+  /**
+   * The upstream WebSocket client: `ws` (npm; sets TCP_NODELAY) or Deno's `native` one, which
+   * clears TCP_NODELAY in 2.9 (README, Performance). Switch back once Deno ships a `noDelay`
+   * option (denoland/deno#35581).
+   */
+  UPSTREAM_CLIENT: z.enum(["ws", "native"]).default("ws"),
   /** Opening the upstream (TCP, TLS, WebSocket) must finish within this time. */
   UPSTREAM_CONNECT_TIMEOUT_MS: int(100, 120_000).default(10_000),
   /** PEM files: serve `https://`/`wss://` in-process (both or neither; a proxy is preferred). */

@@ -20,11 +20,15 @@ export class RealtimeTap implements AsyncDisposable {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #pairs = new Set<{ client: WebSocket; upstream: WebSocket }>();
   #sessions = 0;
+  #refusing: number | undefined;
   #waiters: (() => void)[] = [];
 
   /** Proxies `ws://127.0.0.1:PORT/v1/realtime?…` to `target` (same path and query). */
   constructor(target: string) {
     this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+      if (this.#refusing !== undefined) {
+        return new Response("refused by the tap", { status: this.#refusing });
+      }
       const url = new URL(request.url);
       const auth = request.headers.get("authorization");
       const upstreamUrl = `${target}${url.search}`;
@@ -107,6 +111,11 @@ export class RealtimeTap implements AsyncDisposable {
       });
       clearTimeout(timer);
     }
+  }
+
+  /** Answers every new upgrade with this HTTP status (the model "is down"); undefined: proxy. */
+  refuse(status: number | undefined): void {
+    this.#refusing = status;
   }
 
   /** Kills every proxied upstream connection abruptly (the model "dies"). */

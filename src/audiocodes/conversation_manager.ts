@@ -8,7 +8,7 @@ import { guardedClock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { LogLimits } from "../core/bounded_log.ts";
 import { boundedLogger, clip } from "../core/bounded_log.ts";
-import type { TraceScope, Tracer } from "../core/tracing.ts";
+import type { Tracer, TraceScope } from "../core/tracing.ts";
 import { outcomeOf } from "../core/metrics.ts";
 import { endSpan, gatewayTracer, logInContext, startScope } from "../core/tracing.ts";
 import type { Activity, BotMessage } from "./messages.ts";

@@ -12,6 +12,7 @@ import type { ResamplerFactory } from "../audio/resampler.ts";
 import { bytesOf } from "../audio/pcm.ts";
 import type { BridgeLeg, FunctionCall, LegEvent } from "../bridge/bridge.ts";
 import { Bridge } from "../bridge/bridge.ts";
+import { bridgeConfig } from "../bridge/from_config.ts";
 import type { Interrupted } from "../bridge/playout.ts";
 import { Playout } from "../bridge/playout.ts";
 import { Transcoder } from "../bridge/transcode.ts";
@@ -170,11 +171,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     });
     this.#instructions = deps.config.INSTRUCTIONS;
     this.#bridge = new Bridge({
-      upstream: {
-        url: deps.upstreamUrl(),
-        model: deps.config.OPENAI_REALTIME_MODEL,
-        ...(deps.config.OPENAI_API_KEY ? { apiKey: deps.config.OPENAI_API_KEY } : {}),
-      },
+      ...bridgeConfig(deps.config, deps.upstreamUrl()),
       session: {
         format: this.#plan.upstream,
         instructions: this.#instructions,

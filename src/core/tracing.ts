@@ -47,9 +47,10 @@ export function endSpan(span: Span, attributes: Attributes, error?: string): voi
 
 /** A logger whose lines are written inside `ctx`, so OTel log records carry its trace id. */
 export function logInContext(log: Logger, ctx: Context): Logger {
-  const at = (level: "trace" | "debug" | "info" | "warn" | "error") =>
-  (fields: Record<string, unknown>, message: string): void =>
-    context.with(ctx, () => log[level](fields, message));
+  const at =
+    (level: "trace" | "debug" | "info" | "warn" | "error") =>
+    (fields: Record<string, unknown>, message: string): void =>
+      context.with(ctx, () => log[level](fields, message));
   return {
     trace: at("trace"),
     debug: at("debug"),

@@ -11,6 +11,7 @@ import type { BoundedLogger } from "../core/bounded_log.ts";
 import { boundedLogger, clip } from "../core/bounded_log.ts";
 import type { BridgeLeg, LegEvent } from "../bridge/bridge.ts";
 import { Bridge } from "../bridge/bridge.ts";
+import { bridgeConfig } from "../bridge/from_config.ts";
 import type { ConnectionState, Effect, HandlerContext, LegObservation } from "./handlers.ts";
 import {
   composeInstructions,
@@ -308,11 +309,7 @@ export function serveUserSocket(
     expiryTimer = clock.setTimeout(() => guard("session timer", expire), config.APP_MAX_SESSION_MS);
     const transcription = config.INPUT_TRANSCRIPTION_MODEL;
     bridge = new Bridge({
-      upstream: {
-        url: deps.upstreamUrl(),
-        model: config.OPENAI_REALTIME_MODEL,
-        ...(config.OPENAI_API_KEY ? { apiKey: config.OPENAI_API_KEY } : {}),
-      },
+      ...bridgeConfig(config, deps.upstreamUrl()),
       session: {
         format: { type: "audio/pcm", rate: 24000 },
         instructions: composeInstructions(state.instructions, state.language),

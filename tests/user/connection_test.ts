@@ -335,6 +335,7 @@ Deno.test("an unreachable upstream gets upstream_unavailable and close 1011", as
     OPENAI_REALTIME_URL: `ws://127.0.0.1:${port}/v1/realtime`,
     // With a real key the open route is off unless asked for.
     REALTIME_OPEN_ROUTE: "true",
+    UPSTREAM_RECONNECT_MS: "300",
   });
   await using client = new JsonSocket(wsUrl(app, openPath()));
   const error = await client.next("error", 10_000);

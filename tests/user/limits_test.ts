@@ -253,6 +253,8 @@ Deno.test("APP_MAX_SESSION_MS: a session ends with session_expired however busy"
     clock: time.clock,
   });
   await using client = await connect(wsUrl(api, openPath()));
+  // The upstream connect timeout runs on the same manual clock: be connected before ticking.
+  await client.next("session.ready");
   for (let i = 0; i < 3; i++) {
     time.tick(29_000);
     client.send({ type: "ping", ping: { timestamp: i } });
