@@ -2,7 +2,6 @@
  * The gateway as a plain `(Request) => Response` function built from its dependencies, and a
  * `Deno.serve` wrapper that owns the listening socket.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { Config } from "./config.ts";
 import { usesLocalEngine } from "./config.ts";
 import type { Clock } from "./core/clock.ts";
@@ -13,6 +12,7 @@ import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
 import { ConversationManager } from "./audiocodes/conversation_manager.ts";
 import { serveAudioCodesSocket } from "./audiocodes/connection.ts";
 import { CountPerKey, peerAddress } from "./core/peer.ts";
+import { bearerToken, secretsEqual } from "./core/secrets.ts";
 import { GatewayMetrics, outcomeOf } from "./core/metrics.ts";
 
 /** A route-level handler mounted by an optional part of the gateway (engine, user API, page). */
@@ -73,20 +73,6 @@ const json = (body: unknown, status = 200, headers: HeadersInit = {}): Response 
     status,
     headers: { "content-type": "application/json", ...headers },
   });
-
-/** Compares two secrets in constant time (hashing first makes the lengths equal). */
-export function secretsEqual(a: string, b: string): boolean {
-  const ha = createHash("sha256").update(a).digest();
-  const hb = createHash("sha256").update(b).digest();
-  return timingSafeEqual(ha, hb);
-}
-
-/** Extracts the token of an `Authorization: Bearer <token>` header. */
-export function bearerToken(request: Request): string | undefined {
-  const header = request.headers.get("authorization");
-  const match = header?.match(/^Bearer\s+(.+)$/i);
-  return match?.[1]?.trim();
-}
 
 /** Builds the gateway's request handler. */
 export function createGateway(deps: GatewayDeps): Gateway {

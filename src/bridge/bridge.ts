@@ -126,6 +126,9 @@ interface HistoryEntry {
 /** A frame waiting for the upstream; `onSent` runs once it really went out. */
 type PendingFrame = string | { readonly frame: string; readonly onSent: () => void };
 
+/** Client events (not audio) that may wait for the upstream; more are dropped. */
+const MAX_PENDING_EVENTS = 256;
+
 /** A configuration sent on the current socket, waiting for its `session.updated`. */
 interface Proposal {
   readonly eventId: string;
@@ -414,6 +417,19 @@ export class Bridge {
     const { frame } = this.#frame(event);
     if (this.#ready && this.#upstream!.sendRaw(frame)) {
       onSent?.();
+      return;
+    }
+    // Bounded: while the model is unreachable, texts and requests wait here, but not without end.
+    let events = 0;
+    for (const f of this.#pending) {
+      if (typeof f !== "string" || !f.startsWith(APPEND_PREFIX)) events++;
+    }
+    if (events >= MAX_PENDING_EVENTS) {
+      this.stats.droppedPending++;
+      this.#log.warn(
+        { type: event.type, limit: MAX_PENDING_EVENTS },
+        "Dropped an event: too many wait for the model",
+      );
       return;
     }
     this.#pending.push(onSent ? { frame, onSent } : frame);

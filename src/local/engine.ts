@@ -8,9 +8,10 @@ import { systemClock } from "../core/clock.ts";
 import { randomId } from "../core/ids.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Mount } from "../server.ts";
-import { keysEqual, readHandshake } from "./handshake.ts";
+import { readHandshake } from "./handshake.ts";
+import { secretsEqual } from "../core/secrets.ts";
 import { FvadModule } from "./fvad.ts";
-import { noopLogger } from "./log.ts";
+import { silentLogger } from "../core/logger.ts";
 import type { Pacing } from "./response.ts";
 import type { Scenario } from "./scenario.ts";
 import type { AudioDeps } from "./session.ts";
@@ -70,7 +71,7 @@ const jsonError = (
 
 /** Creates the engine. The WASM modules (VAD, resampler) load in the background, once. */
 export function createLocalEngine(options: LocalEngineOptions = {}): LocalEngine {
-  const log = options.log ?? noopLogger();
+  const log = options.log ?? silentLogger();
   const clock = options.clock ?? systemClock;
   const newId = options.newId ?? randomId;
   const maxSessionMs = options.maxSessionMs ?? DEFAULT_MAX_SESSION_MS;
@@ -116,7 +117,7 @@ export function createLocalEngine(options: LocalEngineOptions = {}): LocalEngine
           code: "missing_api_key",
         }, { "www-authenticate": "Bearer" });
       }
-      if (!keysEqual(handshake.apiKey, options.apiKey)) {
+      if (!secretsEqual(handshake.apiKey, options.apiKey)) {
         return jsonError(401, {
           message: "Incorrect API key provided.",
           type: "invalid_request_error",

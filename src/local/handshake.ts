@@ -3,7 +3,7 @@
  * (Bearer header or `openai-insecure-api-key.<key>` subprotocol), the `model` query parameter and
  * whether the client asked for the retired beta shape.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { bearerToken } from "../core/secrets.ts";
 
 /** The parts of an upgrade request the engine acts on. */
 export interface Handshake {
@@ -16,21 +16,6 @@ export interface Handshake {
 }
 
 const KEY_PROTOCOL = "openai-insecure-api-key.";
-
-// The gateway's server.ts has the same two helpers; they are repeated here so the standalone
-// engine does not load the gateway (and pino, which needs --allow-sys) just to check a key.
-
-/** Compares two secrets in constant time (hashing first makes the lengths equal). */
-export function keysEqual(a: string, b: string): boolean {
-  const ha = createHash("sha256").update(a).digest();
-  const hb = createHash("sha256").update(b).digest();
-  return timingSafeEqual(ha, hb);
-}
-
-function bearerToken(request: Request): string | undefined {
-  const match = request.headers.get("authorization")?.match(/^Bearer\s+(.+)$/i);
-  return match?.[1]?.trim();
-}
 
 /** Reads the handshake; never throws. */
 export function readHandshake(request: Request): Handshake {

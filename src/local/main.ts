@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import type { LocalEngine, LocalEngineOptions } from "./engine.ts";
 import { createLocalEngine, ENGINE_PATH } from "./engine.ts";
-import { isLevelName, jsonLogger } from "./log.ts";
+import { createLogger, isLevelName } from "../core/logger.ts";
 
 /** Options of {@linkcode startEngine}: where to listen, TLS, and the engine's own options. */
 export interface StartEngineOptions extends LocalEngineOptions {
@@ -158,7 +158,7 @@ if (import.meta.main) {
     );
     Deno.exit(1);
   }
-  const log = jsonLogger(level);
+  const log = createLogger(level);
   try {
     const certPath = values.cert ?? env("ENGINE_TLS_CERT");
     const keyPath = values.key ?? env("ENGINE_TLS_KEY");

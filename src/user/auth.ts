@@ -7,7 +7,7 @@
  * `aud` checked when configured, with a clock tolerance.
  */
 import { errors, jwtVerify, SignJWT } from "jose";
-import { bearerToken, secretsEqual } from "../server.ts";
+import { bearerToken, secretsEqual } from "../core/secrets.ts";
 import { isUserId, userIdRule } from "./user_id.ts";
 
 /** The subprotocol prefix that carries a token. */

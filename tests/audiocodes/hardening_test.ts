@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { AgentFactory, CallAgent } from "../../src/audiocodes/conversation_manager.ts";
-import { jsonLogger } from "../../src/local/log.ts";
+import { createLogger } from "../../src/core/logger.ts";
 import type { Logger } from "../../src/core/logger.ts";
 import { JsonSocket, startTestApp, wsUrl } from "../helpers.ts";
 import { recordingAgents } from "./recording_agent.ts";
@@ -23,7 +23,7 @@ function initiate(id: string, extra: Record<string, unknown> = {}) {
 /** A logger that keeps every JSON line it is given, and counts their bytes. */
 function capturingLogger(): { log: Logger; lines: string[]; bytes: () => number } {
   const lines: string[] = [];
-  const log = jsonLogger("debug", {}, (line) => lines.push(line));
+  const log = createLogger("debug", { write: (line) => lines.push(line) });
   return { log, lines, bytes: () => lines.reduce((n, l) => n + l.length + 1, 0) };
 }
 

@@ -511,3 +511,14 @@ Deno.test("Bridge runs a call end to end with either WebSocket client", async (t
     });
   }
 });
+
+Deno.test("Bridge bounds the events that wait for an upstream that is not ready", async () => {
+  // The upstream accepts the socket but never answers session.update: nothing may go out.
+  await using upstream = new ScriptedUpstream({ onEvent: () => {} });
+  const { bridge } = bridgeFor(upstream.url);
+  await using _bridge = bridge;
+  bridge.start();
+  for (let i = 0; i < 10_000; i++) bridge.sendUserText(`text ${i}`);
+  assert.equal(bridge.stats.droppedPending, 10_000 - 256);
+  assert.equal(bridge.historySize.turns, 0, "texts not sent are not history yet");
+});
