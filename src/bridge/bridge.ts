@@ -110,6 +110,11 @@ export interface BridgeOptions {
   readonly maxHistoryChars?: number;
   /** Caller audio kept while the upstream is not ready, in ms (default 5000). */
   readonly maxPendingMs?: number;
+  /**
+   * The conversation so far (a call taken over from another instance): replayed to the first
+   * upstream session like after a reconnect, within the history bounds.
+   */
+  readonly history?: readonly HistoryEntry[];
 }
 
 interface ItemAudio {
@@ -117,7 +122,8 @@ interface ItemAudio {
   audioDone: boolean;
 }
 
-interface HistoryEntry {
+/** One turn of the replay history (what a new upstream session is told of the conversation). */
+export interface HistoryEntry {
   readonly role: "user" | "assistant";
   readonly text: string;
   readonly itemId?: string;
@@ -225,6 +231,9 @@ export class Bridge {
     this.#maxPendingChars = Math.ceil((maxMs * options.upstreamBytesPerMs * 4) / 3);
     this.#maxHistoryTurns = options.maxHistoryTurns ?? 50;
     this.#maxHistoryChars = options.maxHistoryChars ?? 32_000;
+    for (const entry of options.history ?? []) {
+      this.#remember({ role: entry.role, text: entry.text });
+    }
   }
 
   /** Opens the upstream socket; call setup never waits for it. */
@@ -253,6 +262,11 @@ export class Bridge {
   /** The session configuration the upstream last confirmed. */
   get session(): SessionOptions {
     return this.#session;
+  }
+
+  /** The replay history (a copy), e.g. to hand the call to another instance. */
+  get history(): readonly HistoryEntry[] {
+    return [...this.#history];
   }
 
   /** The replay history's size (entries and characters), for tests and metrics. */

@@ -522,3 +522,26 @@ Deno.test("Bridge bounds the events that wait for an upstream that is not ready"
   assert.equal(bridge.stats.droppedPending, 10_000 - 256);
   assert.equal(bridge.historySize.turns, 0, "texts not sent are not history yet");
 });
+
+Deno.test("Bridge replays a given history to its first session, within the bounds", async () => {
+  await using upstream = new ScriptedUpstream();
+  const history = Array.from({ length: 60 }, (_, i) => ({
+    role: i % 2 === 0 ? "user" as const : "assistant" as const,
+    text: `turn ${i}`,
+  }));
+  const { bridge, leg } = bridgeFor(upstream.url, { history });
+  await using _bridge = bridge;
+  assert.equal(bridge.history.length, 50);
+  assert.equal(bridge.history[0]?.text, "turn 10");
+  bridge.start();
+  await leg.next("session.ready");
+  bridge.commitAudio();
+  await upstream.received(0, (e) => e.type === "input_audio_buffer.commit");
+  const replayed = upstream.connections[0]!.received.filter((e) =>
+    e.type === "conversation.item.create"
+  );
+  assert.deepEqual(
+    replayed.map((e) => ((e.item as Event).content as Event[])[0]!.text),
+    history.slice(10).map((h) => h.text),
+  );
+});
