@@ -69,12 +69,19 @@ export async function buildGateway(
   const log = options.log ?? silentLogger();
   const clock = options.clock ?? systemClock;
   let upstreamUrl = config.OPENAI_REALTIME_URL;
+  // One registry for the whole gateway; the live gauges are read at scrape time, after
+  // `gateway` and `user` below exist.
+  const metrics = new GatewayMetrics({
+    calls: () => gateway.manager.size,
+    sessions: () => user.connections.size,
+  });
   // The user API closes before the engine, so its Bridges never see the upstream vanish.
   const user = createUserRealtime({
     config,
     clock,
     log: log.child({ part: "user" }),
     upstreamUrl: () => upstreamUrl,
+    metrics,
   });
   const mounts: Mount[] = [user, createWebPage({ allowedOrigins: config.ALLOWED_ORIGINS })];
   const engine = usesLocalEngine(config)
@@ -87,12 +94,6 @@ export async function buildGateway(
     })
     : undefined;
   if (engine) mounts.push(engine);
-  // One registry for the whole gateway; the live gauges are read at scrape time, after
-  // `gateway` below exists.
-  const metrics = new GatewayMetrics({
-    calls: () => gateway.manager.size,
-    sessions: () => user.connections.size,
-  });
   const gateway = createGateway({
     config,
     log,

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { runCall } from "../src/tools/call.ts";
 import { readWav } from "../src/audio/wav.ts";
-import { startTestApp, wsUrl } from "./helpers.ts";
+import { JsonSocket, startTestApp, wsUrl } from "./helpers.ts";
 
 /** A sample: metric name, labels, value. */
 interface Sample {
@@ -96,4 +96,32 @@ Deno.test("METRICS_TOKEN guards /metrics", async () => {
   });
   assert.equal(allowed.status, 200);
   assert.match(await allowed.text(), /^# HELP voicegw_/m);
+});
+
+Deno.test("app sessions move their own counters on /metrics", async () => {
+  await using app = await startTestApp();
+  const scrape = async () =>
+    await parseWithPrometheus(await (await fetch(`${app.url}/metrics`)).text());
+  const client = new JsonSocket(wsUrl(app, "/api/v1/streaming/realtime/metrics-user"));
+  await client.next("session.ready");
+  client.send({
+    type: "conversation.item.input",
+    conversation_item_input: { type: "input_text", text: "Hello there" },
+  });
+  await client.next("response.done", 10_000);
+  client.send("not json");
+  await client.next("error");
+  const live = await scrape();
+  assert.equal(value(live, "voicegw_app_sessions_active"), 1);
+  await client.close();
+  await Promise.all([...app.user.connections].map((c) => c.closed));
+  const after = await scrape();
+  assert.equal(value(after, "voicegw_app_sessions_active"), 0);
+  assert.equal(value(after, "voicegw_app_sessions_ended_total", { outcome: "caller_hangup" }), 1);
+  assert.ok(value(after, "voicegw_audio_bytes_total", { route: "app", direction: "out" }) > 0);
+  assert.equal(value(after, "voicegw_turn_latency_seconds_count", { route: "app" }), 1);
+  assert.equal(value(after, "voicegw_bad_frames_total", { route: "app" }), 1);
+  assert.ok(
+    value(after, "voicegw_model_tokens_total", { direction: "output", modality: "audio" }) > 0,
+  );
 });

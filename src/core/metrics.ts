@@ -15,6 +15,7 @@ export type Outcome =
   | "internal_error"
   | "max_duration"
   | "shutdown"
+  | "idle"
   | "other";
 
 /** Maps a free-text end reason to a bounded {@linkcode Outcome}. */

@@ -11,6 +11,10 @@ import type { BoundedLogger } from "../core/bounded_log.ts";
 import { boundedLogger, clip } from "../core/bounded_log.ts";
 import type { BridgeLeg, LegEvent } from "../bridge/bridge.ts";
 import { Bridge } from "../bridge/bridge.ts";
+import type { GatewayMetrics, Outcome } from "../core/metrics.ts";
+import type { Span, Tracer } from "../core/tracing.ts";
+import { endSpan, gatewayTracer, logInContext, startScope } from "../core/tracing.ts";
+import { base64ByteLength } from "../audiocodes/messages.ts";
 import { bridgeConfig } from "../bridge/from_config.ts";
 import type { ConnectionState, Effect, HandlerContext, LegObservation } from "./handlers.ts";
 import {
@@ -41,6 +45,20 @@ export const CLOSE_NORMAL = 1000;
 /** Longest error text or stack written for a fault (a stack is ~10 frames). */
 const FAULT_TEXT_MAX_CHARS = 4000;
 
+const APP = { route: "app" } as const;
+const APP_IN = { route: "app", direction: "in" } as const;
+const APP_OUT = { route: "app", direction: "out" } as const;
+
+/** The outcome metric of each error that ends a session. */
+const OUTCOME_OF_ERROR: Readonly<Record<string, Outcome>> = {
+  upstream_unavailable: "upstream_failed",
+  internal_error: "internal_error",
+  idle_timeout: "idle",
+  session_expired: "max_duration",
+  server_shutting_down: "shutdown",
+  message_too_large: "other",
+};
+
 /** Which route a connection came in on. */
 export type RouteKind = "open" | "authenticated";
 
@@ -52,6 +70,8 @@ export interface UserConnectionDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly newId: (prefix: string) => string;
+  readonly metrics?: GatewayMetrics;
+  readonly tracer?: Tracer;
 }
 
 /** One live connection. */
@@ -106,7 +126,57 @@ export function serveUserSocket(
     linesPerSecond: config.LOG_LINES_PER_SOCKET,
     now: () => clock.monotonic(),
   });
-  const log = socketLog.child({ sessionId, route, userId, peer });
+  const metrics = deps.metrics;
+  const trace = startScope(deps.tracer ?? gatewayTracer(), "app_session", {
+    "session.id": sessionId,
+    "session.route": route,
+  });
+  const log = logInContext(socketLog.child({ sessionId, route, userId, peer }), trace.context);
+  /** Why the session ended, for the metrics and the span (first cause wins). */
+  let outcome: Outcome | undefined;
+  const endedBy = (cause: Outcome): void => {
+    outcome ??= cause;
+  };
+  /** The turn being traced: caller speech end (or a response the model starts) to its end. */
+  let turn: { span: Span; startedAt: number; heard: boolean } | undefined;
+  let responding = false;
+  const endTurn = (status: string): void => {
+    if (!turn) return;
+    turn.span.setAttribute("turn.status", status);
+    turn.span.end();
+    turn = undefined;
+  };
+  const startTurn = (kind: "caller" | "bot"): void => {
+    endTurn("superseded");
+    turn = {
+      span: trace.child("turn", { "turn.kind": kind }),
+      startedAt: clock.monotonic(),
+      heard: false,
+    };
+  };
+  /** Counts and traces what the Bridge tells the leg (never throws: metrics are best effort). */
+  const measure = (event: LegEvent): void => {
+    switch (event.type) {
+      case "speech.started":
+        if (responding) metrics?.bargeIns.inc(APP);
+        return;
+      case "speech.stopped":
+        startTurn("caller");
+        return;
+      case "response.started":
+        responding = true;
+        if (!turn) startTurn("bot");
+        turn?.span.setAttribute("turn.response_id", event.responseId);
+        return;
+      case "response.done":
+        responding = false;
+        metrics?.recordUsage(event.usage);
+        endTurn(event.status);
+        return;
+      default:
+        return;
+    }
+  };
   const faultLog = deps.log.child({ sessionId, route, userId, peer });
   const ctx: Omit<HandlerContext, "now"> = {
     vad: {
@@ -154,6 +224,7 @@ export function serveUserSocket(
   };
   /** Sends a last error, then closes. */
   const end = (last: SessionEnd): void => {
+    endedBy(OUTCOME_OF_ERROR[last.error] ?? "other");
     send(errorMessage(last.error, last.message));
     close(last.closeCode, last.reason);
   };
@@ -177,6 +248,7 @@ export function serveUserSocket(
       // Logging must not stop the cleanup.
     }
     if (state.phase === "closed") return;
+    endedBy("internal_error");
     try {
       send(errorMessage(
         "internal_error",
@@ -207,6 +279,13 @@ export function serveUserSocket(
     playAudio: (itemId, delta) =>
       guard("leg audio", () => {
         observe({ type: "response.audio", itemId });
+        if (turn && !turn.heard) {
+          turn.heard = true;
+          const ms = clock.monotonic() - turn.startedAt;
+          turn.span.setAttribute("turn.first_audio_ms", Math.round(ms));
+          metrics?.turnLatency.observe(APP, ms / 1000);
+        }
+        metrics?.audioBytes.inc(APP_OUT, base64ByteLength(delta));
         leg.playAudio(itemId, delta);
       }),
     endAudio: (itemId) => guard("leg audio", () => leg.endAudio(itemId)),
@@ -214,6 +293,7 @@ export function serveUserSocket(
     notify: (event: LegEvent) =>
       guard(`leg event ${event.type}`, () => {
         observe(event);
+        measure(event);
         leg.notify(event);
       }),
   };
@@ -240,6 +320,7 @@ export function serveUserSocket(
         return;
       case "upstream.audio":
         bridge?.appendAudio(effect.audio);
+        metrics?.audioBytes.inc(APP_IN, base64ByteLength(effect.audio));
         return;
       case "upstream.commit":
         bridge?.commitAudio();
@@ -325,6 +406,7 @@ export function serveUserSocket(
       log,
       onFailed: (reason) =>
         guard("upstream failure", () => {
+          metrics?.upstreamFailures.inc(APP);
           log.error({ reason }, "Closing user connection: the model is unavailable");
           end({
             error: "upstream_unavailable",
@@ -368,6 +450,7 @@ export function serveUserSocket(
     const allowed = take(bucket, { perSecond: config.REALTIME_RATE_LIMIT, now: clock.monotonic() });
     bucket = allowed.bucket;
     if (!allowed.allowed) {
+      metrics?.rateLimited.inc(APP);
       const now = clock.monotonic();
       if (now - lastRateError >= 1000) {
         lastRateError = now;
@@ -380,11 +463,13 @@ export function serveUserSocket(
       return;
     }
     if (typeof data !== "string") {
+      metrics?.badFrames.inc(APP);
       send(errorMessage("invalid_message", "Cannot parse message: expected a JSON text frame"));
       return;
     }
     const parsed = parseClientFrame(data);
     if (!parsed.ok) {
+      metrics?.badFrames.inc(APP);
       log.debug({ error: parsed.error }, "Refused client message");
       send(errorMessage("invalid_message", parsed.error));
       return;
@@ -406,7 +491,20 @@ export function serveUserSocket(
     clearTimers();
     try {
       bridge?.close();
-      log.info({}, "User connection closed");
+      const cause = outcome ?? "caller_hangup";
+      endTurn("session ended");
+      if (metrics) {
+        metrics.sessionsTotal.inc({ outcome: cause });
+        const stats = bridge?.stats;
+        if (stats && stats.truncates > 0) metrics.truncations.inc(APP, stats.truncates);
+        if (stats && stats.reconnects > 0) metrics.upstreamReconnects.inc(APP, stats.reconnects);
+      }
+      endSpan(
+        trace.span,
+        { "session.outcome": cause },
+        cause === "internal_error" ? cause : undefined,
+      );
+      log.info({ outcome: cause }, "User connection closed");
       socketLog.flush();
     } catch {
       // The connection is gone either way; its bookkeeping below must still happen.

@@ -13,6 +13,9 @@ import { silentLogger } from "../core/logger.ts";
 import { boundedLogger } from "../core/bounded_log.ts";
 import { CountPerKey, peerAddress } from "../core/peer.ts";
 import type { Mount } from "../server.ts";
+import type { GatewayMetrics } from "../core/metrics.ts";
+import type { Tracer } from "../core/tracing.ts";
+import { gatewayTracer } from "../core/tracing.ts";
 import type { Authenticator } from "./auth.ts";
 import { createAuthenticator, presentedCredentials, selectProtocol } from "./auth.ts";
 import type { RouteKind, UserConnection } from "./connection.ts";
@@ -31,6 +34,10 @@ export interface UserRealtimeOptions {
   readonly clock?: Clock;
   readonly log?: Logger;
   readonly newId?: (prefix: string) => string;
+  /** The gateway's metrics (sessions, refusals, frames, latency). */
+  readonly metrics?: GatewayMetrics;
+  /** Traces app sessions (default: the gateway tracer, a no-op without OTel). */
+  readonly tracer?: Tracer;
 }
 
 /** The mounted API and its live connections. */
@@ -67,7 +74,16 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
     maxIdChars: config.MAX_ID_CHARS,
     now: () => clock.now(),
   });
-  const deps = { config, upstreamUrl: options.upstreamUrl, clock, log, newId };
+  const metrics = options.metrics;
+  const deps = {
+    config,
+    upstreamUrl: options.upstreamUrl,
+    clock,
+    log,
+    newId,
+    tracer: options.tracer ?? gatewayTracer(),
+    ...(metrics ? { metrics } : {}),
+  };
   const allowedOrigin = originAllowed(config.ALLOWED_ORIGINS);
   // Refusals are logged with the peer address, never the token; a flood of them is bounded.
   const refusals = boundedLogger(log, {
@@ -92,6 +108,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
     message: string,
     context: { readonly peer: string; readonly reason?: string; readonly headers?: HeadersInit },
   ): Response => {
+    metrics?.refusedConnections.inc({ route: "app", reason: code });
     refusals.warn(
       { path: REALTIME_BASE, peer: context.peer, status, code, reason: context.reason ?? message },
       "Refused user connection",
