@@ -125,6 +125,14 @@ export const Env = z.object({
   /** PEM files: serve `https://`/`wss://` in-process (both or neither; a proxy is preferred). */
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
+  /** Agent profiles (JSON or YAML): per-bot instructions, voice, greeting, tools, limits. */
+  AGENTS_FILE: z.string().min(1).optional(),
+  /** How often the agents file is checked for changes. */
+  AGENTS_RELOAD_MS: int(100, 3_600_000).default(2000),
+  /** A tool call (HTTP, MCP or app) that has not answered in this time becomes an error. */
+  TOOL_TIMEOUT_MS: int(100, 300_000).default(8000),
+  /** A tool still running after this long makes the bot say a short filler, once. */
+  TOOL_FILLER_MS: int(0, 60_000).default(1500),
   /** When set, `GET /metrics` requires `Authorization: Bearer <token>`. */
   METRICS_TOKEN: z.string().min(1).optional(),
   /** On SIGTERM/SIGINT, live calls may finish for this long before they are hung up. */

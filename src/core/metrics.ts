@@ -67,6 +67,8 @@ export class GatewayMetrics {
   readonly audioBytes: Counter<"route" | "direction">;
   readonly tokens: Counter<"direction" | "modality">;
   readonly refusedConnections: Counter<"route" | "reason">;
+  readonly toolCalls: Counter<"tool" | "outcome">;
+  readonly toolLatency: Histogram<"kind">;
 
   constructor(live: { calls: () => number; sessions: () => number }) {
     const registers = [this.registry];
@@ -156,6 +158,18 @@ export class GatewayMetrics {
       "Model usage tokens from response.done, for cost",
       ["direction", "modality"],
     );
+    this.toolCalls = counter(
+      "voicegw_tool_calls_total",
+      "Tool calls run by the gateway (HTTP, MCP, app), by tool and outcome",
+      ["tool", "outcome"],
+    );
+    this.toolLatency = new Histogram({
+      name: "voicegw_tool_latency_seconds",
+      help: "Tool call duration, by kind (http, mcp, app)",
+      labelNames: ["kind"],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16],
+      registers,
+    });
     this.refusedConnections = counter(
       "voicegw_refused_connections_total",
       "Connections refused before the upgrade",
