@@ -15,8 +15,10 @@ import type { Item, RealtimeError, ServerEvent, ServerEventType } from "../realt
 import { FATAL_ERROR_CODES } from "../realtime/events.ts";
 import type { SessionOptions } from "../realtime/session_config.ts";
 import { sessionUpdate } from "../realtime/session_config.ts";
-import type { UpstreamClient, UpstreamClose } from "../realtime/upstream.ts";
+import type { UpstreamClient, UpstreamClose, UpstreamListener } from "../realtime/upstream.ts";
 import { Upstream } from "../realtime/upstream.ts";
+import type { WarmSession, WarmSource } from "../realtime/upstream_pool.ts";
+import { sessionExpiry } from "../realtime/upstream_pool.ts";
 import type { Interrupted } from "./playout.ts";
 
 /** Something the Bridge tells the caller side about. */
@@ -61,6 +63,11 @@ export interface BridgeLeg {
   interrupt(): Interrupted | undefined;
   /** Notifications (speech, transcripts, responses, errors). */
   notify(event: LegEvent): void;
+  /**
+   * Nothing of the model's audio is still playing to the caller (default: assumed). A session
+   * is recycled only then, so that a barge-in never refers to the session that was let go.
+   */
+  idle?(): boolean;
 }
 
 /** A function call the model made. */
@@ -115,6 +122,18 @@ export interface BridgeOptions {
    * upstream session like after a reconnect, within the history bounds.
    */
   readonly history?: readonly HistoryEntry[];
+  /** Warm upstream sessions to take instead of opening a connection (first and reconnects). */
+  readonly pool?: WarmSource;
+  /**
+   * Recycling: this long before the service ends the session (`session.expires_at`), the Bridge
+   * moves the call onto a fresh session at the next quiet moment (no response under way, the
+   * caller silent, nothing playing), with the history replayed. Default: a quarter of the
+   * session's lifetime, at most 5 minutes. 0 turns recycling off (the expiry then closes the
+   * session and the Bridge reconnects).
+   */
+  readonly recycleBeforeMs?: number;
+  /** Session lifetime assumed when `session.created` has no `expires_at` (default 60 min). */
+  readonly sessionMs?: number;
 }
 
 interface ItemAudio {
@@ -134,6 +153,21 @@ type PendingFrame = string | { readonly frame: string; readonly onSent: () => vo
 
 /** Client events (not audio) that may wait for the upstream; more are dropped. */
 const MAX_PENDING_EVENTS = 256;
+/** While a recycle waits for a quiet moment, it looks again this often (ms). */
+const RECYCLE_POLL_MS = 200;
+/** Replacement sessions that may fail before recycling gives up (the expiry then reconnects). */
+const MAX_RECYCLE_ATTEMPTS = 3;
+
+/** A fresh session being prepared to take over the call (recycling). */
+interface Replacement {
+  readonly upstream: Upstream;
+  readonly openedAt: number;
+  expiresAt: number;
+  /** The configuration sent to it, and the history version replayed. */
+  readonly session: SessionOptions;
+  readonly historyVersion: number;
+  ready: boolean;
+}
 
 /** A configuration sent on the current socket, waiting for its `session.updated`. */
 interface Proposal {
@@ -211,6 +245,16 @@ export class Bridge {
   #failedAttempts = 0;
   #connectTimer: TimerId | undefined;
   #retryTimer: TimerId | undefined;
+  /** The current session: when it opened and when the service will end it (monotonic ms). */
+  #sessionOpenedAt = 0;
+  #expiresAt = Infinity;
+  #recycleTimer: TimerId | undefined;
+  #replacement: Replacement | undefined;
+  #recycleAttempts = 0;
+  /** Bumped whenever the replay history changes. */
+  #historyVersion = 0;
+  /** Between the upstream's speech_started and speech_stopped. */
+  #speaking = false;
   /** Counters for tests and metrics: `reconnects` counts outages, `attempts` sockets opened. */
   readonly stats = {
     appends: 0,
@@ -220,6 +264,10 @@ export class Bridge {
     attempts: 0,
     droppedPending: 0,
     resumedResponses: 0,
+    /** Sessions taken warm from the pool. */
+    warm: 0,
+    /** Sessions replaced before their expiry at a quiet moment. */
+    recycles: 0,
   };
 
   constructor(options: BridgeOptions) {
@@ -382,7 +430,10 @@ export class Bridge {
         });
         // The unheard words leave the context server-side; keep the replay history in step.
         const index = this.#history.findIndex((h) => h.itemId === heard.itemId);
-        if (index >= 0) this.#historyChars -= this.#history.splice(index, 1)[0]!.text.length;
+        if (index >= 0) {
+          this.#historyChars -= this.#history.splice(index, 1)[0]!.text.length;
+          this.#historyVersion++;
+        }
       }
     }
     return heard;
@@ -396,6 +447,7 @@ export class Bridge {
     this.#pending = [];
     this.#pendingAudioChars = 0;
     this.#clearTimers();
+    this.#discardReplacement();
     this.#upstream?.close(1000, "call ended");
   }
 
@@ -471,6 +523,7 @@ export class Bridge {
     const text = entry.text.length > cap ? entry.text.slice(0, cap) : entry.text;
     this.#history.push(text === entry.text ? entry : { ...entry, text });
     this.#historyChars += text.length;
+    this.#historyVersion++;
     while (
       this.#history.length > this.#maxHistoryTurns ||
       (this.#historyChars > this.#maxHistoryChars && this.#history.length > 0)
@@ -482,29 +535,61 @@ export class Bridge {
   #clearTimers(): void {
     if (this.#connectTimer !== undefined) this.#clock.clearTimeout(this.#connectTimer);
     if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
+    if (this.#recycleTimer !== undefined) this.#clock.clearTimeout(this.#recycleTimer);
     this.#connectTimer = undefined;
     this.#retryTimer = undefined;
+    this.#recycleTimer = undefined;
+  }
+
+  /** The listener of the current socket: events of a socket no longer current are ignored. */
+  #listenerFor(socket: () => Upstream | undefined): UpstreamListener {
+    const current = () => socket() !== undefined && socket() === this.#upstream;
+    return {
+      onOpen: () => {
+        if (current()) this.#onOpen();
+      },
+      onEvent: (event) => {
+        if (current()) this.#onEvent(event);
+      },
+      onClose: (close) => {
+        if (current()) this.#onClose(close);
+      },
+      onListenerError: (error, where) => this.#internalError(error, `upstream ${where}`),
+    };
+  }
+
+  /** Owns `upstream` until it is closed (asyncDispose waits for it). */
+  #own(upstream: Upstream): void {
+    this.#sockets.add(upstream);
+    void upstream.closed.then(() => this.#sockets.delete(upstream));
   }
 
   #connect(): void {
     this.#ready = false;
+    this.#speaking = false;
     this.stats.attempts++;
     // A new upstream session counts its audio from 0; the leg's timeline goes on.
     this.#epochBytes = this.#appendedBytes - this.#pendingAudioBytes();
-    let upstream: Upstream;
+    this.#sessionOpenedAt = this.#clock.monotonic();
+    this.#expiresAt = Infinity;
+    const warm = this.#options.pool?.take();
+    if (warm !== undefined) {
+      // Open and created already: configure it at once (one round trip to session.updated).
+      this.stats.warm++;
+      this.#upstream = warm.upstream;
+      this.#sessionOpenedAt = warm.openedAt;
+      this.#expiresAt = warm.expiresAt;
+      warm.upstream.attach(this.#listenerFor(() => warm.upstream));
+      this.#own(warm.upstream);
+      this.#onOpen();
+      return;
+    }
+    let upstream: Upstream | undefined;
     try {
-      upstream = new Upstream({ ...this.#options.upstream, log: this.#log }, {
-        onOpen: () => {
-          if (upstream === this.#upstream) this.#onOpen();
-        },
-        onEvent: (event) => {
-          if (upstream === this.#upstream) this.#onEvent(event);
-        },
-        onClose: (close) => {
-          if (upstream === this.#upstream) this.#onClose(close);
-        },
-        onListenerError: (error, where) => this.#internalError(error, `upstream ${where}`),
-      });
+      upstream = new Upstream(
+        { ...this.#options.upstream, log: this.#log },
+        this.#listenerFor(() => upstream),
+      );
     } catch (error) {
       // A bad URL or option: no retry helps. Fail outside the caller's stack (start()).
       this.#log.error(
@@ -518,13 +603,13 @@ export class Bridge {
       }, 0);
       return;
     }
-    this.#upstream = upstream;
-    this.#sockets.add(upstream);
-    void upstream.closed.then(() => this.#sockets.delete(upstream));
+    const opened = upstream;
+    this.#upstream = opened;
+    this.#own(opened);
     this.#connectTimer = this.#clock.setTimeout(() => {
       this.#connectTimer = undefined;
-      if (this.#closed || upstream !== this.#upstream) return;
-      upstream.close(1000, "connect timed out");
+      if (this.#closed || opened !== this.#upstream) return;
+      opened.close(1000, "connect timed out");
       this.#attemptFailed("upstream connect timed out", false);
     }, this.#options.connectTimeoutMs ?? 10_000);
   }
@@ -537,8 +622,13 @@ export class Bridge {
     this.#proposals = [];
     this.#unsentSession = undefined;
     this.#propose(target);
+    this.#replayHistory(this.#upstream!);
+  }
+
+  /** Tells a new session the conversation so far (text items, oldest first). */
+  #replayHistory(upstream: Upstream): void {
     for (const entry of this.#history) {
-      this.#upstream!.sendRaw(
+      upstream.sendRaw(
         this.#frame({
           type: "conversation.item.create",
           item: entry.role === "user"
@@ -559,6 +649,10 @@ export class Bridge {
     this.#connectTimer = undefined;
     const wasReady = this.#ready;
     this.#ready = false;
+    this.#speaking = false;
+    if (this.#recycleTimer !== undefined) this.#clock.clearTimeout(this.#recycleTimer);
+    this.#recycleTimer = undefined;
+    this.#discardReplacement();
     const cause = describeClose(close);
     if (!wasReady) {
       // Refusals that no retry mends (bad key, wrong path) end the call at once.
@@ -649,6 +743,155 @@ export class Bridge {
     this.#fail(`internal error: ${name} while handling ${during}`);
   }
 
+  #expiryOf(session: Readonly<Record<string, unknown>>, openedAt: number): number {
+    return sessionExpiry(session, this.#clock, {
+      openedAt,
+      ...(this.#options.sessionMs === undefined ? {} : { fallbackMs: this.#options.sessionMs }),
+    });
+  }
+
+  /** Arms the recycle of the current session for shortly before it expires. */
+  #scheduleRecycle(): void {
+    if (this.#recycleTimer !== undefined) this.#clock.clearTimeout(this.#recycleTimer);
+    this.#recycleTimer = undefined;
+    const lifetime = this.#expiresAt - this.#sessionOpenedAt;
+    if (this.#closed || !Number.isFinite(lifetime) || lifetime <= 0) return;
+    const before = this.#options.recycleBeforeMs ?? Math.min(5 * 60_000, lifetime / 4);
+    if (before <= 0) return;
+    const wait = Math.max(0, this.#expiresAt - before - this.#clock.monotonic());
+    this.#recycleTimer = this.#clock.setTimeout(() => this.#recycleTick(), wait);
+  }
+
+  /** In the recycle window: prepare a replacement when quiet, move onto it when ready. */
+  #recycleTick(): void {
+    this.#recycleTimer = undefined;
+    if (this.#closed || !this.#ready) return;
+    const replacement = this.#replacement;
+    if (replacement === undefined) {
+      if (this.#recycleAttempts < MAX_RECYCLE_ATTEMPTS && this.#quiet()) this.#prepareReplacement();
+    } else if (replacement.ready) {
+      this.#finishRecycle();
+    }
+    if (this.#closed || this.#recycleTimer !== undefined) return;
+    if (this.#clock.monotonic() >= this.#expiresAt) return;
+    this.#recycleTimer = this.#clock.setTimeout(() => this.#recycleTick(), RECYCLE_POLL_MS);
+  }
+
+  /**
+   * A quiet moment: no response asked for or under way, the caller not speaking, nothing of
+   * the model's audio playing, no configuration or frame waiting.
+   */
+  #quiet(): boolean {
+    return this.#ready && !this.#closed && this.#activeResponse === undefined &&
+      this.#requested === undefined && this.#deferredCreate === null &&
+      this.#resume === undefined && !this.#unansweredTurn && !this.#speaking &&
+      this.#proposals.length === 0 && this.#unsentSession === undefined &&
+      this.#pending.length === 0 && (this.#options.leg.idle?.() ?? true);
+  }
+
+  /** Opens (or takes warm) the session that will carry the call on, and configures it. */
+  #prepareReplacement(): void {
+    this.#recycleAttempts++;
+    const session = this.#session;
+    const historyVersion = this.#historyVersion;
+    // Set once the socket exists; its callbacks come later.
+    const slot: { replacement?: Replacement } = {};
+    const configure = (r: Replacement) => {
+      const { frame } = this.#frame({ type: "session.update", session: sessionUpdate(session) });
+      r.upstream.sendRaw(frame);
+      this.#replayHistory(r.upstream);
+    };
+    const listener: UpstreamListener = {
+      onOpen: () => {
+        if (slot.replacement && slot.replacement === this.#replacement) {
+          configure(slot.replacement);
+        }
+      },
+      onEvent: (event) => {
+        const r = slot.replacement;
+        if (!r || r !== this.#replacement) return;
+        if (event.type === "session.created") {
+          r.expiresAt = this.#expiryOf(event.session, r.openedAt);
+        } else if (event.type === "session.updated" && !r.ready) {
+          r.ready = true;
+          this.#finishRecycle();
+        } else if (event.type === "error") {
+          this.#log.warn(
+            { code: event.error.code, message: event.error.message },
+            "The replacement upstream session refused an event; recycling later",
+          );
+          this.#discardReplacement();
+        }
+      },
+      onClose: () => {
+        if (slot.replacement && slot.replacement === this.#replacement) {
+          this.#discardReplacement();
+        }
+      },
+      onListenerError: (error, where) => this.#internalError(error, `replacement ${where}`),
+    };
+    const warm: WarmSession | undefined = this.#options.pool?.take();
+    let upstream: Upstream;
+    try {
+      if (warm) {
+        upstream = warm.upstream;
+        upstream.attach(listener);
+      } else {
+        upstream = new Upstream({ ...this.#options.upstream, log: this.#log }, listener);
+      }
+    } catch (error) {
+      this.#log.warn({ err: String(error) }, "Cannot open a replacement upstream session");
+      return;
+    }
+    const replacement: Replacement = {
+      upstream,
+      openedAt: warm?.openedAt ?? this.#clock.monotonic(),
+      expiresAt: warm?.expiresAt ?? Infinity,
+      session,
+      historyVersion,
+      ready: false,
+    };
+    slot.replacement = replacement;
+    this.#replacement = replacement;
+    this.#own(upstream);
+    this.#log.info({ warm: warm !== undefined }, "Recycling the upstream session");
+    if (warm) configure(replacement);
+  }
+
+  /** Moves the call onto the ready replacement, if it is still quiet and nothing changed. */
+  #finishRecycle(): void {
+    const r = this.#replacement;
+    if (!r?.ready || this.#closed) return;
+    if (r.session !== this.#session || r.historyVersion !== this.#historyVersion) {
+      // The conversation moved on while it was prepared: prepare it again when quiet.
+      this.#discardReplacement();
+      return;
+    }
+    if (!this.#quiet()) return;
+    const old = this.#upstream;
+    this.#replacement = undefined;
+    this.#upstream = r.upstream;
+    r.upstream.attach(this.#listenerFor(() => r.upstream));
+    this.#sessionOpenedAt = r.openedAt;
+    this.#expiresAt = r.expiresAt;
+    // The new session hears audio from now on; what the old one held was silence.
+    this.#epochBytes = this.#appendedBytes;
+    this.#items.clear();
+    this.#hypotheses.clear();
+    old?.close(1000, "session recycled");
+    this.stats.recycles++;
+    this.#recycleAttempts = 0;
+    this.#log.info({}, "Upstream session recycled");
+    this.#scheduleRecycle();
+  }
+
+  #discardReplacement(): void {
+    const r = this.#replacement;
+    if (!r) return;
+    this.#replacement = undefined;
+    r.upstream.close(1000, "recycle abandoned");
+  }
+
   /** True once the Bridge failed (it is then closed too). */
   get failed(): boolean {
     return this.#failed;
@@ -703,6 +946,15 @@ export class Bridge {
       this.#log.debug({ code, eventType }, "Upstream refused an event (benign)");
       return;
     }
+    if (code === "session_expired") {
+      // The session hit its maximum duration before a quiet moment came (§1.6): the call goes
+      // on in a new one, as after a lost socket.
+      this.#log.info({}, "Upstream session expired; reconnecting");
+      const expired = this.#upstream;
+      expired?.close(1000, "session expired");
+      this.#onClose({ code: 1001, reason: "session expired", opened: true });
+      return;
+    }
     this.#log.warn(
       { code, param: error.param, eventId, eventType, message: error.message },
       "Upstream error",
@@ -729,9 +981,10 @@ export class Bridge {
 
   readonly #handlers: EventHandlers = {
     "error": (e) => this.#onError(e.error),
-    "session.created": () => {
+    "session.created": (e) => {
       if (this.#connectTimer !== undefined) this.#clock.clearTimeout(this.#connectTimer);
       this.#connectTimer = undefined;
+      this.#expiresAt = this.#expiryOf(e.session, this.#sessionOpenedAt);
     },
     "session.updated": () => {
       const confirmed = this.#proposals.shift();
@@ -739,6 +992,8 @@ export class Bridge {
       if (this.#ready) return;
       this.#ready = true;
       this.#failedAttempts = 0;
+      this.#recycleAttempts = 0;
+      this.#scheduleRecycle();
       const pending = this.#pending;
       this.#pending = [];
       this.#pendingAudioChars = 0;
@@ -770,10 +1025,12 @@ export class Bridge {
       }
     },
     "input_audio_buffer.speech_started": (e) => {
+      this.#speaking = true;
       this.#notify({ type: "speech.started", audioStartMs: this.#legMs(e.audio_start_ms) });
       this.interrupt();
     },
     "input_audio_buffer.speech_stopped": (e) => {
+      this.#speaking = false;
       this.#notify({ type: "speech.stopped", audioEndMs: this.#legMs(e.audio_end_ms) });
     },
     "input_audio_buffer.committed": () => {

@@ -39,6 +39,12 @@ export interface LocalEngineOptions {
   readonly resamplers?: ResamplerFactory;
   /** Id generator (default: random base62 ids like the service's). */
   readonly newId?: (prefix: string) => string;
+  /**
+   * Wait before answering an upgrade, in ms (default 0): the connection setup of a real
+   * service (TCP + TLS + WebSocket over a WAN, and the service's own session start), for
+   * measuring what a warm upstream pool saves.
+   */
+  readonly handshakeDelayMs?: number;
 }
 
 /** A mounted engine: serves `/v1/realtime`. */
@@ -195,7 +201,10 @@ export function createLocalEngine(options: LocalEngineOptions = {}): LocalEngine
     handle(request) {
       const url = new URL(request.url);
       if (url.pathname !== ENGINE_PATH) return undefined;
-      return upgrade(request);
+      const delay = options.handshakeDelayMs ?? 0;
+      if (delay <= 0) return upgrade(request);
+      return new Promise<void>((resolve) => clock.setTimeout(resolve, delay))
+        .then(() => upgrade(request));
     },
     stats() {
       return { engine: { sessions: sessions.size } };

@@ -5,7 +5,8 @@
  * Flags (environment in brackets): `--port` [`ENGINE_PORT`, default 8001, 0 picks a free port],
  * `--host` [`ENGINE_HOST`, default 127.0.0.1], `--cert` / `--key` PEM files [`ENGINE_TLS_CERT`,
  * `ENGINE_TLS_KEY`] for `wss://`, `--api-key` [`ENGINE_API_KEY`], `--max-session-ms`
- * [`ENGINE_MAX_SESSION_MS`], `--log-level` [`LOG_LEVEL`, default info].
+ * [`ENGINE_MAX_SESSION_MS`], `--handshake-delay-ms` [`ENGINE_HANDSHAKE_DELAY_MS`, default 0],
+ * `--log-level` [`LOG_LEVEL`, default info].
  */
 import { parseArgs } from "node:util";
 import type { LocalEngine, LocalEngineOptions } from "./engine.ts";
@@ -91,6 +92,9 @@ Options (environment variable in brackets):
   --key <file>           PEM private key [ENGINE_TLS_KEY]
   --api-key <key>        clients must present this key [ENGINE_API_KEY]
   --max-session-ms <n>   longest session, >= 1000 [ENGINE_MAX_SESSION_MS] (default 3600000)
+  --handshake-delay-ms <n>
+                         wait before answering each upgrade, like a distant service's
+                         connection setup [ENGINE_HANDSHAKE_DELAY_MS] (default 0)
   --log-level <level>    trace, debug, info, warn, error or silent [LOG_LEVEL] (default info)
   -h, --help             print this help and exit
 `;
@@ -112,6 +116,7 @@ export function parseEngineArgs(
         key: { type: "string" },
         "api-key": { type: "string" },
         "max-session-ms": { type: "string" },
+        "handshake-delay-ms": { type: "string" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -143,6 +148,7 @@ if (import.meta.main) {
     key: text("key"),
     "api-key": text("api-key"),
     "max-session-ms": text("max-session-ms"),
+    "handshake-delay-ms": text("handshake-delay-ms"),
     "log-level": text("log-level"),
   };
   const env = (name: string) => {
@@ -168,6 +174,11 @@ if (import.meta.main) {
       values["max-session-ms"] ?? env("ENGINE_MAX_SESSION_MS"),
       1000,
     );
+    const handshakeDelayMs = positiveInt(
+      "--handshake-delay-ms",
+      values["handshake-delay-ms"] ?? env("ENGINE_HANDSHAKE_DELAY_MS"),
+      0,
+    );
     const running = startEngine({
       hostname: values.host ?? env("ENGINE_HOST") ?? "127.0.0.1",
       port: positiveInt("--port", values.port ?? env("ENGINE_PORT"), 0) ?? 8001,
@@ -175,6 +186,7 @@ if (import.meta.main) {
       ...(keyPath ? { key: Deno.readTextFileSync(keyPath) } : {}),
       ...(apiKey ? { apiKey } : {}),
       ...(maxSessionMs ? { maxSessionMs } : {}),
+      ...(handshakeDelayMs ? { handshakeDelayMs } : {}),
       log: log.child({ part: "engine" }),
     });
     log.info({ url: running.url }, "Local realtime engine listening");

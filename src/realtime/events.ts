@@ -211,11 +211,13 @@ export function parseServerEvent(text: string): ParsedServerEvent {
   return { known: true, event: parsed.data };
 }
 
-/** Error codes after which a session cannot go on (§7.2). */
+/**
+ * Error codes after which a call cannot go on (§7.2). Not `session_expired`: the session hit
+ * its maximum duration, and the call goes on in a new one (§7.2: reconnect).
+ */
 export const FATAL_ERROR_CODES: ReadonlySet<string> = new Set([
   "invalid_api_key",
   "insufficient_quota",
   "model_not_found",
-  "session_expired",
   "beta_api_shape_disabled",
 ]);

@@ -73,7 +73,7 @@ const WS_OPEN = 1;
 export class Upstream {
   readonly #socket: Socket;
   readonly #log: Logger;
-  readonly #listener: UpstreamListener;
+  #listener: UpstreamListener;
   /** Set by close(): the listener hears nothing more. */
   #detached = false;
   #opened = false;
@@ -130,6 +130,15 @@ export class Upstream {
         this.#onClose(event.code, event.reason);
       });
     }
+  }
+
+  /**
+   * Hands the connection to a new owner (a warm pool gives it to a call): every later callback
+   * goes to `listener`. Throws after {@linkcode Upstream.close}.
+   */
+  attach(listener: UpstreamListener): void {
+    if (this.#detached) throw new TypeError("Cannot attach a listener: the upstream is closed");
+    this.#listener = listener;
   }
 
   /** Current state. */
