@@ -14,6 +14,7 @@ import { createGateway, listen } from "./server.ts";
 import { createLocalEngine, ENGINE_PATH } from "./local/engine.ts";
 import type { LocalEngine, LocalEngineOptions } from "./local/engine.ts";
 import { phoneAgents } from "./audiocodes/phone_agent.ts";
+import { upstreamPool } from "./bridge/from_config.ts";
 import { ResamplerFactory } from "./audio/resampler.ts";
 import type { UserRealtime } from "./user/route.ts";
 import { createUserRealtime } from "./user/route.ts";
@@ -84,6 +85,20 @@ export async function buildGateway(
     metrics,
   });
   const mounts: Mount[] = [user, createWebPage({ allowedOrigins: config.ALLOWED_ORIGINS })];
+  // Warm upstream sessions (UPSTREAM_POOL_SIZE); closed on drain, and before the engine.
+  const pool = upstreamPool(config, {
+    url: () => upstreamUrl,
+    clock,
+    log: log.child({ part: "upstream-pool" }),
+  });
+  if (pool) {
+    mounts.push({
+      handle: () => undefined,
+      stats: () => ({ upstreamPool: { ready: pool.ready, ...pool.stats } }),
+      shutdown: () => pool.close(),
+      close: () => pool.close(),
+    });
+  }
   const engine = usesLocalEngine(config)
     ? createLocalEngine({
       log: log.child({ part: "engine" }),
@@ -99,7 +114,14 @@ export async function buildGateway(
     log,
     clock,
     agents: options.agents ??
-      phoneAgents({ config, clock, resamplers, metrics, upstreamUrl: () => upstreamUrl }),
+      phoneAgents({
+        config,
+        clock,
+        resamplers,
+        metrics,
+        ...(pool ? { pool } : {}),
+        upstreamUrl: () => upstreamUrl,
+      }),
     mounts,
     metrics,
     build: { version: VERSION, commit: commit((name) => Deno.env.get(name)) },
@@ -119,6 +141,7 @@ export async function buildGateway(
     upstreamUrl: () => upstreamUrl,
     listeningAt(url) {
       if (engine) upstreamUrl = `${url.replace(/^http/, "ws")}${ENGINE_PATH}`;
+      pool?.start();
     },
   };
 }

@@ -120,6 +120,8 @@ export const Env = z.object({
    * option (denoland/deno#35581).
    */
   UPSTREAM_CLIENT: z.enum(["ws", "native"]).default("ws"),
+  /** Warm upstream sessions kept open and configured for new calls (0: none; README, Performance). */
+  UPSTREAM_POOL_SIZE: int(0, 1000).default(0),
   /** Opening the upstream (TCP, TLS, WebSocket) must finish within this time. */
   UPSTREAM_CONNECT_TIMEOUT_MS: int(100, 120_000).default(10_000),
   /** PEM files: serve `https://`/`wss://` in-process (both or neither; a proxy is preferred). */

@@ -16,6 +16,7 @@ import { bridgeConfig } from "../bridge/from_config.ts";
 import type { Interrupted } from "../bridge/playout.ts";
 import { Playout } from "../bridge/playout.ts";
 import { Transcoder } from "../bridge/transcode.ts";
+import type { WarmSource } from "../realtime/upstream_pool.ts";
 import type { FunctionTool, SessionOptions } from "../realtime/session_config.ts";
 import { fillTemplate, turnDetectionFromConfig } from "../realtime/session_config.ts";
 import type { AgentFactory, CallAgent, CallHandle } from "./conversation_manager.ts";
@@ -34,6 +35,8 @@ export interface PhoneAgentDeps {
   /** Unused by the agent itself: each call runs on its own guarded clock (`CallHandle.clock`). */
   readonly clock: Clock;
   readonly metrics?: GatewayMetrics;
+  /** Warm upstream sessions (UPSTREAM_POOL_SIZE): a call takes one instead of connecting. */
+  readonly pool?: WarmSource;
 }
 
 /** The tools the gateway owns on phone calls. */
@@ -172,6 +175,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     this.#instructions = deps.config.INSTRUCTIONS;
     this.#bridge = new Bridge({
       ...bridgeConfig(deps.config, deps.upstreamUrl()),
+      ...(deps.pool ? { pool: deps.pool } : {}),
       session: {
         format: this.#plan.upstream,
         instructions: this.#instructions,
@@ -318,6 +322,10 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   interrupt(): Interrupted | undefined {
     if (this.#closed) return undefined;
     return this.#playout.interrupt();
+  }
+
+  idle(): boolean {
+    return !this.#playout.playing;
   }
 
   notify(event: LegEvent): void {
