@@ -21,6 +21,7 @@ import { createUserRealtime } from "./user/route.ts";
 import { createWebPage } from "./web/route.ts";
 import { cachedProbe } from "./core/upstream_probe.ts";
 import { GatewayMetrics } from "./core/metrics.ts";
+import { CallCluster } from "./cluster/call_cluster.ts";
 import { commit, VERSION } from "./core/version.ts";
 
 /** Options of {@linkcode startApp}. */
@@ -109,7 +110,18 @@ export async function buildGateway(
     })
     : undefined;
   if (engine) mounts.push(engine);
+  // The shared call registry (REDIS_URL): connects in the background, never delays start-up.
+  const cluster = config.REDIS_URL === undefined ? undefined : new CallCluster({
+    url: config.REDIS_URL,
+    leaseTtlMs: config.CLUSTER_LEASE_TTL_MS,
+    resumeWaitMs: config.CLUSTER_RESUME_WAIT_MS ?? config.CLUSTER_LEASE_TTL_MS + 1000,
+    graceMs: config.RESUME_GRACE_MS,
+    clock,
+    log,
+    onOp: (op, outcome) => metrics.registryOps.inc({ op, outcome }),
+  });
   const gateway = createGateway({
+    ...(cluster ? { cluster } : {}),
     config,
     log,
     clock,
@@ -134,6 +146,7 @@ export async function buildGateway(
       }),
     }),
   });
+  cluster?.start();
   return {
     gateway,
     engine,

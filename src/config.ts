@@ -83,6 +83,17 @@ export const Env = z.object({
   ]),
   PLAYOUT_LEAD_MS: int(20, 5000).default(200),
   RESUME_GRACE_MS: int(0, 600_000).default(30_000),
+  /**
+   * The shared call registry (`redis://` or `rediss://`): many instances, a call resumes on any
+   * of them. Unset: one instance, calls in memory.
+   */
+  REDIS_URL: url(["redis:", "rediss:"]).optional(),
+  /** Owner lease of a call in the shared registry: a dead instance's calls resume after it. */
+  CLUSTER_LEASE_TTL_MS: int(300, 600_000).default(5000),
+  /** How long a resume waits for a live owner's lease to lapse (unset: lease TTL + 1 s). */
+  CLUSTER_RESUME_WAIT_MS: int(0, 600_000).optional(),
+  /** Live phone calls across every instance (the heartbeat's sum); unset: no cluster cap. */
+  CLUSTER_MAX_CALLS: int(1, 10_000_000).optional(),
   MAX_FRAME_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   /** Longest `conversationId`, participant, user id or other identifier accepted. */
   MAX_ID_CHARS: int(8, 4096).default(128),
@@ -180,7 +191,9 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
 
 /** Whether a variable holds a secret (its value is never printed). */
 export function isSecret(name: string): boolean {
-  return name === "OPENAI_API_KEY" || name.includes("TOKEN") || name.includes("SECRET");
+  // REDIS_URL may carry a password (redis://:secret@host).
+  return name === "OPENAI_API_KEY" || name === "REDIS_URL" || name.includes("TOKEN") ||
+    name.includes("SECRET");
 }
 
 function describe(message: string | undefined): string {

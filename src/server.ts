@@ -14,6 +14,7 @@ import { serveAudioCodesSocket } from "./audiocodes/connection.ts";
 import { CountPerKey, peerAddress } from "./core/peer.ts";
 import { bearerToken, secretsEqual } from "./core/secrets.ts";
 import { GatewayMetrics, outcomeOf } from "./core/metrics.ts";
+import type { CallCluster } from "./cluster/call_cluster.ts";
 
 /** A route-level handler mounted by an optional part of the gateway (engine, user API, page). */
 export interface Mount {
@@ -46,6 +47,8 @@ export interface GatewayDeps {
   readonly metrics?: GatewayMetrics;
   /** Version and commit reported by `/health` and `/ready`. */
   readonly build?: { readonly version: string; readonly commit: string };
+  /** The shared call registry (`REDIS_URL`); the gateway binds and closes it. */
+  readonly cluster?: CallCluster;
 }
 
 /** A built gateway: its fetch handler and its state. */
@@ -86,7 +89,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     maxValueChars: config.LOG_VALUE_MAX_CHARS,
     linesPerSecond: config.LOG_LINES_PER_SOCKET,
   };
+  const cluster = deps.cluster;
   const manager = new ConversationManager({
+    ...(cluster ? { registry: cluster } : {}),
     clock,
     graceMs: config.RESUME_GRACE_MS,
     log: audiocodesLog,
@@ -99,6 +104,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
   });
   const mounts = deps.mounts ?? [];
+  cluster?.bind({
+    record: (id) => manager.record(id),
+    letGo: (id, reason) => manager.handOver(id, reason),
+    counts: () => {
+      const calls = manager.list();
+      return {
+        calls: calls.length,
+        detached: calls.filter((c) => c.phase === "detached").length,
+        sessions: mounts.reduce((n, m) => n + (m.active?.() ?? 0), 0),
+      };
+    },
+  });
   const metrics = deps.metrics ?? new GatewayMetrics({
     calls: () => manager.size,
     sessions: () => mounts.reduce((n, m) => n + (m.active?.() ?? 0), 0),
@@ -149,6 +166,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
       metrics.refusedConnections.inc({ route: "audiocodes", reason: "capacity" });
       logRefusal({ path: "/ws", peer, limit: config.MAX_CALLS }, "Refused call: at MAX_CALLS");
       return json({ error: "Cannot accept call: the gateway is at capacity" }, 503, {
+        "retry-after": "1",
+      });
+    }
+    const clusterCap = config.CLUSTER_MAX_CALLS;
+    if (cluster && clusterCap !== undefined && cluster.up && cluster.view.calls >= clusterCap) {
+      // The sum of the last heartbeats: it may lag by a heartbeat (a third of the lease TTL).
+      metrics.refusedConnections.inc({ route: "audiocodes", reason: "cluster_capacity" });
+      logRefusal({ path: "/ws", peer, limit: clusterCap }, "Refused call: at CLUSTER_MAX_CALLS");
+      return json({ error: "Cannot accept call: the cluster is at capacity" }, 503, {
         "retry-after": "1",
       });
     }
@@ -209,11 +235,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (live >= config.MAX_CALLS) reasons.push(`at MAX_CALLS (${config.MAX_CALLS})`);
     const upstream = await probeUpstream();
     if (!upstream.ok) reasons.push(`upstream unreachable: ${upstream.detail}`);
+    // Calls still work without Redis, but cannot be resumed on another instance.
+    if (cluster && !cluster.up) reasons.push("redis unreachable");
+    const view = cluster?.view;
+    if (view && config.CLUSTER_MAX_CALLS !== undefined && view.calls >= config.CLUSTER_MAX_CALLS) {
+      reasons.push(`cluster at CLUSTER_MAX_CALLS (${config.CLUSTER_MAX_CALLS})`);
+    }
     return json(
       {
         status: reasons.length === 0 ? "ready" : "not ready",
         ...(reasons.length === 0 ? {} : { reasons }),
         upstream: { mode: usesLocalEngine(config) ? "local" : "openai", detail: upstream.detail },
+        ...(view ? { cluster: clusterSummary(view) } : {}),
         ...build,
       },
       reasons.length === 0 ? 200 : 503,
@@ -237,6 +270,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         detached: calls.filter((c) => c.phase === "detached").length,
         ...manager.stats,
       },
+      ...(cluster ? { cluster: clusterSummary(cluster.view) } : {}),
       ...mountStats,
     });
   };
@@ -320,7 +354,20 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await manager.close();
       for (const socket of sockets) socket.close(1001, "gateway shutting down");
       for (const mount of mounts) await mount.close?.();
+      await cluster?.close();
     },
+  };
+}
+
+/** The cluster part of `/health` and `/ready`: this instance and every live one. */
+function clusterSummary(view: CallCluster["view"]): Record<string, unknown> {
+  return {
+    instance: view.instance,
+    redis: view.redis,
+    instances: view.instances.length,
+    calls: view.calls,
+    members: view.instances,
+    unregisteredCalls: view.unregistered,
   };
 }
 

@@ -14,7 +14,7 @@ import type { BotMessage } from "./messages.ts";
 import { parseVaicFrame } from "./messages.ts";
 import type { CallSocket, Conversation, ConversationManager } from "./conversation_manager.ts";
 import type { ConnectionState, Effect, HandlerContext } from "./handlers.ts";
-import { dispatch, eventName, INITIAL_STATE } from "./handlers.ts";
+import { dispatch, eventName, INITIAL_STATE, resumeSettled } from "./handlers.ts";
 
 /** What one AudioCodes socket needs. */
 export interface ConnectionDeps {
@@ -59,7 +59,8 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
   let floodWindow = clock.monotonic();
   let firstTimer: TimerId | undefined = clock.setTimeout(() => {
     firstTimer = undefined;
-    if (state.phase === "active") return;
+    // A resume being claimed is bounded by the claim's own wait (CLUSTER_RESUME_WAIT_MS).
+    if (state.phase === "active" || state.phase === "resuming") return;
     log.warn({ timeoutMs: deps.firstMessageTimeoutMs }, "Closed socket: no call in time");
     callSocket.close(CLOSE_POLICY, "no session.initiate in time");
   }, deps.firstMessageTimeoutMs);
@@ -86,6 +87,46 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
     preference: deps.preference,
     maxIdChars: deps.maxIdChars,
     lookup: (id) => deps.manager.get(id),
+    shared: deps.manager.shared,
+  };
+
+  /** Claims a resumed call in the shared registry, then answers `session.resume`. */
+  const claim = async (conversationId: string): Promise<void> => {
+    let settled: Awaited<ReturnType<ConversationManager["claimResume"]>>;
+    try {
+      settled = await deps.manager.claimResume(conversationId, callSocket);
+    } catch (error) {
+      log.error({ err: errorFields(error) }, "Failed to claim a resumed call");
+      settled = { ok: false, reason: "Cannot resume call: internal error" };
+    }
+    try {
+      if (settled.ok) {
+        const claimed = settled.conversation;
+        if (state.phase !== "resuming" || socket.readyState !== WebSocket.OPEN) {
+          // The socket moved on while the claim ran: keep the call for a resume, or end it.
+          if (state.phase === "ended") {
+            void deps.manager.remove(conversationId, "session.end");
+          } else {
+            deps.manager.detach(conversationId, callSocket);
+          }
+          return;
+        }
+        conversation = claimed;
+        stopFirstTimer();
+        deps.onActive?.();
+      }
+      const result = resumeSettled(
+        state,
+        settled.ok ? { ok: true, mediaFormat: settled.conversation.mediaFormat } : settled,
+      );
+      state = result.state;
+      for (const effect of result.effects) run(effect);
+    } catch (error) {
+      if (conversation) conversation.fail(error, "resume");
+      conversation = undefined;
+      state = { phase: "ended" };
+      callSocket.close(1011, "internal error");
+    }
   };
 
   const run = (effect: Effect): void => {
@@ -110,6 +151,9 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
         if (!conversation) throw new RangeError("Cannot resume call: it ended or is attached");
         stopFirstTimer();
         deps.onActive?.();
+        return;
+      case "conversation.claim":
+        void claim(effect.conversationId);
         return;
       case "conversation.end":
         conversation?.record("session.end", {

@@ -13,6 +13,8 @@ import { outcomeOf } from "../core/metrics.ts";
 import { endSpan, gatewayTracer, logInContext, startScope } from "../core/tracing.ts";
 import type { Activity, BotMessage } from "./messages.ts";
 import type { AudioCodesFormat } from "./media_format.ts";
+import type { AgentSnapshot, CallRecord } from "../cluster/call_record.ts";
+import type { ClaimResult } from "../cluster/call_cluster.ts";
 
 /** Where a conversation is in its life. */
 export type ConversationPhase = "live" | "detached" | "ended";
@@ -56,15 +58,40 @@ export interface CallAgent {
   resumed(): void;
   /** The call is over: release everything. Never throws. */
   close(reason: string): Promise<void>;
+  /** What another instance needs to continue the call (the shared registry writes it). */
+  snapshot?(): AgentSnapshot;
 }
+
+/**
+ * The registry shared by every instance (Redis, `REDIS_URL`): told when a call opens, reaches a
+ * turn boundary and ends; asked to claim a call that a resume names.
+ */
+export interface SharedRegistry {
+  opened(conversationId: string): void;
+  checkpoint(conversationId: string): void;
+  /** `handedOver`: another instance owns the call now, its record stays. */
+  released(conversationId: string, handedOver: boolean): void;
+  claim(conversationId: string): Promise<ClaimResult>;
+}
+
+/** How a resume through the shared registry ended. */
+export type ClusterResume =
+  | { readonly ok: true; readonly conversation: Conversation }
+  | { readonly ok: false; readonly reason: string };
 
 /** What an agent sees of its conversation. */
 export interface CallHandle {
   readonly conversationId: string;
   readonly mediaFormat: AudioCodesFormat;
   readonly caller: string | undefined;
+  /** VAIC's `botName` of `session.initiate`. */
+  readonly botName: string | undefined;
   /** Call data from the `start` activity, once it arrived. */
   readonly callData: Readonly<Record<string, unknown>> | undefined;
+  /** The agent state carried over when the call was taken over from another instance. */
+  readonly restored: AgentSnapshot | undefined;
+  /** A turn boundary: the shared registry (if any) writes the call's record. Never per frame. */
+  checkpoint(): void;
   /** Sends to VAIC if a socket is attached; returns false when the message was dropped. */
   send(message: BotMessage): boolean;
   /** Sends an already serialised message; false when dropped. */
@@ -121,6 +148,10 @@ export interface RegistryStats {
   accepted: number;
   ended: number;
   internalErrors: number;
+  /** Calls resumed here from another instance (shared registry only). */
+  takenOver?: number;
+  /** Calls resumed on another instance and released here (shared registry only). */
+  handedOver?: number;
 }
 
 const DEFAULT_LIMITS: CallLimits = {
@@ -158,6 +189,7 @@ export class Conversation implements CallHandle {
   readonly clock: Clock;
   readonly trace: TraceScope;
   callData: Readonly<Record<string, unknown>> | undefined;
+  readonly restored: AgentSnapshot | undefined;
   phase: ConversationPhase = "live";
   updatedAt: number;
   socket: CallSocket | null;
@@ -169,6 +201,7 @@ export class Conversation implements CallHandle {
   #keepTranscript: boolean;
   #onEnd: (c: Conversation, reason: string) => void;
   #onFail: (c: Conversation, error: unknown, where: string) => void;
+  #onCheckpoint: ((c: Conversation) => void) | undefined;
 
   constructor(options: {
     conversationId: string;
@@ -183,8 +216,15 @@ export class Conversation implements CallHandle {
     keepTranscript: boolean;
     onEnd: (c: Conversation, reason: string) => void;
     onFail: (c: Conversation, error: unknown, where: string) => void;
+    onCheckpoint?: (c: Conversation) => void;
+    restored?: AgentSnapshot;
+    callData?: Readonly<Record<string, unknown>>;
+    createdAt?: number;
   }) {
     this.conversationId = options.conversationId;
+    this.restored = options.restored;
+    this.callData = options.callData;
+    this.#onCheckpoint = options.onCheckpoint;
     this.mediaFormat = options.mediaFormat;
     this.caller = options.caller;
     this.botName = options.botName;
@@ -197,7 +237,8 @@ export class Conversation implements CallHandle {
     this.#onEnd = options.onEnd;
     this.#onFail = options.onFail;
     this.clock = guardedClock(options.clock, (error) => this.fail(error, "timer"));
-    this.createdAt = this.updatedAt = options.clock.now();
+    this.updatedAt = options.clock.now();
+    this.createdAt = options.createdAt ?? this.updatedAt;
   }
 
   get attached(): boolean {
@@ -245,6 +286,10 @@ export class Conversation implements CallHandle {
     this.#onEnd(this, reason);
   }
 
+  checkpoint(): void {
+    if (this.phase !== "ended") this.#onCheckpoint?.(this);
+  }
+
   fail(error: unknown, where: string): void {
     this.#onFail(this, error, where);
   }
@@ -284,7 +329,10 @@ export class ConversationManager {
   readonly #released = new Set<(c: Conversation, reason: string) => void>();
   readonly #limits: CallLimits;
   readonly #tracer: Tracer;
-  /** Registry-wide counters. */
+  readonly #registry: SharedRegistry | undefined;
+  /** Calls handed to another instance: released here without touching the shared registry. */
+  readonly #handedOver = new Set<string>();
+  /** Registry-wide counters (`takenOver`: calls resumed here from another instance). */
   readonly stats: RegistryStats = { accepted: 0, ended: 0, internalErrors: 0 };
 
   constructor(options: {
@@ -294,13 +342,21 @@ export class ConversationManager {
     agents: AgentFactory;
     limits?: Partial<CallLimits>;
     tracer?: Tracer;
+    /** The registry shared across instances (Redis); none: this instance only. */
+    registry?: SharedRegistry;
   }) {
+    this.#registry = options.registry;
     this.#tracer = options.tracer ?? gatewayTracer();
     this.#clock = options.clock;
     this.#graceMs = options.graceMs;
     this.#log = options.log;
     this.#factory = options.agents;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+  }
+
+  /** Whether calls are shared with other instances (a resume then claims them). */
+  get shared(): boolean {
+    return this.#registry !== undefined;
   }
 
   /** Registers a new conversation and builds its agent. */
@@ -310,6 +366,23 @@ export class ConversationManager {
     caller?: string;
     botName?: string;
     socket: CallSocket;
+  }): Conversation {
+    const conversation = this.#build(options);
+    this.stats.accepted++;
+    conversation.log.info({ mediaFormat: options.mediaFormat }, "Call accepted");
+    this.#registry?.opened(options.conversationId);
+    return conversation;
+  }
+
+  #build(options: {
+    conversationId: string;
+    mediaFormat: AudioCodesFormat;
+    caller?: string;
+    botName?: string;
+    socket: CallSocket;
+    restored?: AgentSnapshot;
+    callData?: Readonly<Record<string, unknown>>;
+    createdAt?: number;
   }): Conversation {
     if (this.#conversations.has(options.conversationId)) {
       throw new RangeError(`Cannot add conversation: "${options.conversationId}" exists`);
@@ -333,6 +406,9 @@ export class ConversationManager {
       keepTranscript: this.#limits.logTranscripts,
       onEnd: (c, reason) => void this.remove(c.conversationId, reason),
       onFail: (c, error, where) => this.#fail(c, error, where),
+      ...(this.#registry
+        ? { onCheckpoint: (c: Conversation) => this.#registry?.checkpoint(c.conversationId) }
+        : {}),
     });
     this.#conversations.set(options.conversationId, conversation);
     try {
@@ -343,13 +419,119 @@ export class ConversationManager {
       endSpan(trace.span, { "call.outcome": "internal_error" }, "agent could not be built");
       throw error;
     }
-    this.stats.accepted++;
+    // A call taken over keeps its age: the limit counts from when it began elsewhere.
+    const age = clock.now() - conversation.createdAt;
     conversation.maxTimer = conversation.clock.setTimeout(() => {
       conversation.maxTimer = undefined;
       this.#hangUp(conversation, "maximum call duration reached");
-    }, this.#limits.maxCallMs);
-    conversation.log.info({ mediaFormat: options.mediaFormat }, "Call accepted");
+    }, Math.max(0, this.#limits.maxCallMs - age));
     return conversation;
+  }
+
+  /** What another instance needs to continue a call here; undefined when it is not here. */
+  record(conversationId: string): { record: CallRecord; attached: boolean } | undefined {
+    const c = this.#conversations.get(conversationId);
+    if (!c || c.phase === "ended") return undefined;
+    const agent = c.agent.snapshot?.();
+    return {
+      attached: c.attached,
+      record: {
+        conversationId: c.conversationId,
+        mediaFormat: c.mediaFormat,
+        ...(c.caller === undefined ? {} : { caller: c.caller }),
+        ...(c.botName === undefined ? {} : { botName: c.botName }),
+        ...(c.callData === undefined ? {} : { callData: { ...c.callData } }),
+        createdAt: c.createdAt,
+        savedAt: this.#clock.now(),
+        ...(agent === undefined ? {} : { agent }),
+      },
+    };
+  }
+
+  /**
+   * A `session.resume` through the shared registry: claims the call (waiting, within a bound,
+   * for a live owner's lease to lapse), then attaches it here — the local call, or one rebuilt
+   * from its record when another instance owned it (that instance is told to let go).
+   */
+  async claimResume(conversationId: string, socket: CallSocket): Promise<ClusterResume> {
+    const registry = this.#registry;
+    if (!registry) throw new TypeError("Cannot claim a call: no shared registry");
+    if (this.#conversations.get(conversationId)?.attached) {
+      return { ok: false, reason: "Cannot resume call: its socket is still connected" };
+    }
+    const outcome = await registry.claim(conversationId);
+    const local = this.#conversations.get(conversationId);
+    const attachLocal = (): ClusterResume => {
+      const conversation = this.attach(conversationId, socket);
+      return conversation
+        ? { ok: true, conversation }
+        : { ok: false, reason: "Cannot resume call: its socket is still connected" };
+    };
+    switch (outcome.kind) {
+      case "unavailable":
+        // Degraded: a call still here resumes here; one elsewhere cannot be reached.
+        if (local) return attachLocal();
+        this.#log.warn({ conversationId, detail: outcome.detail }, "Refused resume: no registry");
+        return {
+          ok: false,
+          reason: "Cannot resume call: the call registry is unreachable (Redis down)",
+        };
+      case "missing":
+        // Not in the registry (never written while Redis was down): only this instance knows it.
+        if (local) return attachLocal();
+        return { ok: false, reason: "conversation not found" };
+      case "attached":
+        return { ok: false, reason: "Cannot resume call: its socket is still connected" };
+      case "claimed": {
+        if (local && outcome.fromSelf) return attachLocal();
+        if (local) {
+          // Ours once, then another instance's: the local copy is stale.
+          this.handOver(conversationId, "resumed on another instance");
+        }
+        const record = outcome.record;
+        if (!record) {
+          registry.released(conversationId, false);
+          return { ok: false, reason: "conversation not found" };
+        }
+        return { ok: true, conversation: this.#adopt(record, socket) };
+      }
+      default:
+        return outcome satisfies never;
+    }
+  }
+
+  /** Rebuilds a call from another instance's record, on this socket. */
+  #adopt(record: CallRecord, socket: CallSocket): Conversation {
+    const conversation = this.#build({
+      conversationId: record.conversationId,
+      mediaFormat: record.mediaFormat,
+      socket,
+      createdAt: record.createdAt,
+      ...(record.caller === undefined ? {} : { caller: record.caller }),
+      ...(record.botName === undefined ? {} : { botName: record.botName }),
+      ...(record.callData === undefined ? {} : { callData: record.callData }),
+      ...(record.agent === undefined ? {} : { restored: record.agent }),
+    });
+    this.stats.takenOver = (this.stats.takenOver ?? 0) + 1;
+    conversation.log.info({
+      mediaFormat: record.mediaFormat,
+      historyTurns: record.agent?.history.length ?? 0,
+    }, "Call taken over from another instance");
+    conversation.trace.span.addEvent("taken over");
+    conversation.checkpoint();
+    return conversation;
+  }
+
+  /**
+   * Another instance owns the call now (it was resumed there): release it here — upstream,
+   * timers, socket — and leave its shared record alone.
+   */
+  handOver(conversationId: string, reason: string): void {
+    const conversation = this.#conversations.get(conversationId);
+    if (!conversation || conversation.phase === "ended") return;
+    this.#handedOver.add(conversationId);
+    conversation.socket?.close(1000, "conversation resumed elsewhere");
+    void this.remove(conversationId, reason);
   }
 
   /** Sends VAIC a `hangup` activity (a reason it shows) and releases the call. */
@@ -417,6 +599,8 @@ export class ConversationManager {
       conversation.graceTimer = undefined;
       void this.remove(conversationId, "resume grace period expired");
     }, this.#graceMs);
+    // Detached: another instance may now claim it.
+    conversation.checkpoint();
   }
 
   /** A `session.resume` re-attaches a new socket; a call whose socket is still live is refused. */
@@ -439,6 +623,7 @@ export class ConversationManager {
       this.#fail(conversation, error, "resume");
       return undefined;
     }
+    conversation.checkpoint();
     return conversation;
   }
 
@@ -452,6 +637,13 @@ export class ConversationManager {
     conversation.graceTimer = conversation.maxTimer = undefined;
     this.#conversations.delete(conversationId);
     this.stats.ended++;
+    const handedOver = this.#handedOver.delete(conversationId);
+    if (handedOver) this.stats.handedOver = (this.stats.handedOver ?? 0) + 1;
+    try {
+      this.#registry?.released(conversationId, handedOver);
+    } catch (error) {
+      this.#log.error({ err: String(error) }, "Failed to release a call from the registry");
+    }
     try {
       conversation.log.info({
         reason,

@@ -18,6 +18,8 @@ export type ConnectionState =
     /** Participants whose user stream is open; `""` is the stream without a participant. */
     readonly userStreams: readonly string[];
   }
+  /** A `session.resume` waits for the shared registry's claim (see {@linkcode resumeSettled}). */
+  | { readonly phase: "resuming"; readonly conversationId: string }
   | { readonly phase: "ended" };
 
 /** The initial state of a new socket. */
@@ -34,6 +36,8 @@ export type Effect =
     readonly botName?: string;
   }
   | { readonly type: "conversation.resume"; readonly conversationId: string }
+  /** Claim the call in the shared registry (async); the shell then calls `resumeSettled`. */
+  | { readonly type: "conversation.claim"; readonly conversationId: string }
   | {
     readonly type: "conversation.end";
     readonly conversationId: string;
@@ -78,6 +82,11 @@ export interface HandlerContext {
   ): { readonly mediaFormat: AudioCodesFormat; readonly attached?: boolean } | undefined;
   /** Longest identifier accepted (conversationId, caller, botName, participant). */
   readonly maxIdChars?: number;
+  /**
+   * Calls are shared with other instances (Redis): a resume of a call not attached here is
+   * claimed in the shared registry before it is answered.
+   */
+  readonly shared?: boolean;
 }
 
 /** A map with one pure handler per message type. */
@@ -227,6 +236,12 @@ export const handlers = {
         "Cannot resume call: its socket is still connected",
         "resume declined",
       );
+    }
+    if (ctx.shared) {
+      return {
+        state: { phase: "resuming", conversationId: message.conversationId },
+        effects: [{ type: "conversation.claim", conversationId: message.conversationId }],
+      };
     }
     if (!known) {
       return {
@@ -378,6 +393,50 @@ export const handlers = {
     );
   },
 } satisfies Handlers<VaicMessage>;
+
+/** How a claim in the shared registry ended: the call is attached here, or refused. */
+export type ResumeOutcome =
+  | { readonly ok: true; readonly mediaFormat: AudioCodesFormat }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * The answer to a `session.resume` once the shared registry's claim settled: `session.accepted`
+ * in the call's format, or `session.error` with the reason and a close. A socket that moved on
+ * meanwhile (`session.end`, closed) gets nothing.
+ */
+export function resumeSettled(state: ConnectionState, outcome: ResumeOutcome): HandlerResult {
+  if (state.phase !== "resuming") return same(state);
+  if (!outcome.ok) {
+    return outcome.reason === "conversation not found"
+      ? {
+        state: { phase: "ended" },
+        effects: [
+          {
+            type: "send",
+            message: {
+              type: "session.error",
+              conversationId: state.conversationId,
+              reason: outcome.reason,
+            },
+          },
+          { type: "close", code: 1000, reason: "unknown conversation" },
+        ],
+      }
+      : decline(state.conversationId, outcome.reason, "resume declined");
+  }
+  return {
+    state: {
+      phase: "active",
+      conversationId: state.conversationId,
+      mediaFormat: outcome.mediaFormat,
+      userStreams: [],
+    },
+    effects: [{
+      type: "send",
+      message: { type: "session.accepted", mediaFormat: outcome.mediaFormat },
+    }],
+  };
+}
 
 /** Dispatches one parsed message to its handler. */
 export function dispatch(

@@ -20,6 +20,7 @@ import type { WarmSource } from "../realtime/upstream_pool.ts";
 import type { FunctionTool, SessionOptions } from "../realtime/session_config.ts";
 import { fillTemplate, turnDetectionFromConfig } from "../realtime/session_config.ts";
 import type { AgentFactory, CallAgent, CallHandle } from "./conversation_manager.ts";
+import type { AgentSnapshot } from "../cluster/call_record.ts";
 import { eventName } from "./handlers.ts";
 import type { Activity } from "./messages.ts";
 import { base64ByteLength } from "./messages.ts";
@@ -173,8 +174,20 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       },
     });
     this.#instructions = deps.config.INSTRUCTIONS;
+    const restored = call.restored;
+    if (restored) {
+      // Taken over from another instance (shared registry): no second greeting, the prompt in
+      // force, DTMF digits still being collected; play streams go on with new ids (one skipped:
+      // a stream may have started after the last record was written); the Bridge replays the
+      // conversation to the new upstream session.
+      this.#started = restored.started;
+      this.#streams = restored.streams + 1;
+      this.#dtmfDigits = restored.dtmfDigits;
+      this.#instructions = restored.instructions;
+    }
     this.#bridge = new Bridge({
       ...bridgeConfig(deps.config, deps.upstreamUrl()),
+      ...(restored ? { history: restored.history } : {}),
       ...(deps.pool ? { pool: deps.pool } : {}),
       session: {
         format: this.#plan.upstream,
@@ -252,6 +265,16 @@ class PhoneAgent implements CallAgent, BridgeLeg {
 
   resumed(): void {
     this.#detached = false;
+  }
+
+  snapshot(): AgentSnapshot {
+    return {
+      started: this.#started,
+      streams: this.#streams,
+      dtmfDigits: this.#dtmfDigits,
+      instructions: this.#instructions,
+      history: this.#bridge.history.map(({ role, text }) => ({ role, text })),
+    };
   }
 
   close(): Promise<void> {
@@ -352,6 +375,8 @@ class PhoneAgent implements CallAgent, BridgeLeg {
         return;
       case "speech.recognition":
         this.#call.transcribe("caller", event.text);
+        // A turn boundary: the caller's words are in the replay history now.
+        this.#call.checkpoint();
         this.#call.send({
           type: "userStream.speech.recognition",
           alternatives: [{ text: event.text }],
@@ -364,6 +389,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
         this.#endTurn(event.status);
         this.#metrics?.recordUsage(event.usage);
         this.#reportBridgeStats();
+        this.#call.checkpoint();
         if (this.#after && --this.#after.waitResponses <= 0) {
           const { action } = this.#after;
           this.#after = undefined;
@@ -391,6 +417,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   #onStart(): void {
     if (this.#started) return;
     this.#started = true;
+    this.#call.checkpoint();
     const data = this.#call.callData ?? {};
     const filled = fillTemplate(this.#config.INSTRUCTIONS, data);
     if (filled !== this.#instructions) {
@@ -413,6 +440,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       return;
     }
     this.#dtmfDigits += clean;
+    this.#call.checkpoint();
     if (this.#dtmfTimer !== undefined) this.#clock.clearTimeout(this.#dtmfTimer);
     this.#dtmfTimer = undefined;
     const hash = this.#dtmfDigits.indexOf("#");

@@ -69,6 +69,7 @@ export class GatewayMetrics {
   readonly refusedConnections: Counter<"route" | "reason">;
   readonly toolCalls: Counter<"tool" | "outcome">;
   readonly toolLatency: Histogram<"kind">;
+  readonly registryOps: Counter<"op" | "outcome">;
 
   constructor(live: { calls: () => number; sessions: () => number }) {
     const registers = [this.registry];
@@ -174,6 +175,11 @@ export class GatewayMetrics {
       "voicegw_refused_connections_total",
       "Connections refused before the upgrade",
       ["route", "reason"],
+    );
+    this.registryOps = counter(
+      "voicegw_registry_ops_total",
+      "Shared call registry (Redis) operations, by op and outcome: never per audio frame",
+      ["op", "outcome"],
     );
   }
 

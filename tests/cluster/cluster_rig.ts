@@ -1,0 +1,185 @@
+/**
+ * A scale-out rig: one real redis-server, one local realtime engine behind a wire tap (so the
+ * test sees what every gateway sent the model), and gateway processes (`deno run src/main.ts`)
+ * sharing both, as a load balancer would spread VAIC's sockets over them.
+ */
+import type { RunningEngine } from "../../src/local/main.ts";
+import { startEngine } from "../../src/local/main.ts";
+import type { PcmAudio } from "../../src/audio/wav.ts";
+import { encodeForFormat } from "../../src/tools/call.ts";
+import type { AudioCodesFormat } from "../../src/audiocodes/media_format.ts";
+import { formatPlan } from "../../src/audiocodes/media_format.ts";
+import type { GatewayProcess } from "../gateway_process.ts";
+import { startGatewayProcess } from "../gateway_process.ts";
+import { JsonSocket, TIMEOUT_SCALE } from "../json_socket.ts";
+import { RealtimeTap } from "../realtime_tap.ts";
+import { RedisServer } from "./redis_server.ts";
+
+/** Lease TTL of the test gateways: a dead instance's calls resume after at most this. */
+export const TEST_LEASE_MS = 1000;
+
+/** Redis, engine, tap. */
+export interface ClusterRig extends AsyncDisposable {
+  readonly redis: RedisServer;
+  readonly engine: RunningEngine;
+  readonly tap: RealtimeTap;
+  /** Starts one more gateway process on the shared Redis and engine. */
+  gateway(env?: Record<string, string>): Promise<GatewayProcess>;
+}
+
+/** Starts Redis, the engine and the tap; gateways are started with `rig.gateway()`. */
+export async function startClusterRig(): Promise<ClusterRig> {
+  const redis = await RedisServer.start();
+  const engine = startEngine({ port: 0 });
+  const tap = new RealtimeTap(engine.url);
+  const gateways: GatewayProcess[] = [];
+  return {
+    redis,
+    engine,
+    tap,
+    async gateway(env = {}) {
+      const gateway = await startGatewayProcess({
+        REDIS_URL: redis.url,
+        OPENAI_API_KEY: "sk-test-key",
+        OPENAI_REALTIME_URL: tap.url,
+        ALLOW_UNAUTHENTICATED_BOT: "true",
+        CLUSTER_LEASE_TTL_MS: String(TEST_LEASE_MS),
+        AUDIOCODES_RATE_LIMIT: "100000",
+        GREETING: "false",
+        LOG_LEVEL: "info",
+        ...env,
+      });
+      gateways.push(gateway);
+      return gateway;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const gateway of gateways) await gateway[Symbol.asyncDispose]();
+      await tap[Symbol.asyncDispose]();
+      await engine.close();
+      await redis.stop();
+    },
+  };
+}
+
+/** Fetches a gateway's `/health` or `/ready` as JSON (with the status code). */
+export async function probe(
+  gateway: { url: string },
+  path: "/health" | "/ready",
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${gateway.url}${path}`);
+  return { status: response.status, body: await response.json() };
+}
+
+/** Polls `check` until it returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs * TIMEOUT_SCALE;
+  while (true) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A log line of a gateway process, parsed (undefined when none matches). */
+export function logLine(
+  gateway: GatewayProcess,
+  match: (line: Record<string, unknown>) => boolean,
+): Record<string, unknown> | undefined {
+  for (const text of gateway.lines) {
+    try {
+      const line = JSON.parse(text);
+      if (match(line)) return line;
+    } catch {
+      // Not JSON.
+    }
+  }
+  return undefined;
+}
+
+/** One VAIC call socket to a gateway, driven by hand. */
+export class CallLeg implements AsyncDisposable {
+  readonly socket: JsonSocket;
+  readonly conversationId: string;
+  mediaFormat: AudioCodesFormat;
+
+  constructor(
+    gateway: { url: string },
+    conversationId: string,
+    mediaFormat: AudioCodesFormat = "raw/mulaw",
+  ) {
+    this.socket = new JsonSocket(`${gateway.url.replace(/^http/, "ws")}/ws`);
+    this.conversationId = conversationId;
+    this.mediaFormat = mediaFormat;
+  }
+
+  /** initiate → accepted → start activity → userStream.start → started. */
+  async begin(formats: AudioCodesFormat[]): Promise<Record<string, unknown>> {
+    this.socket.send({
+      type: "session.initiate",
+      conversationId: this.conversationId,
+      caller: "+14155550123",
+      botName: "test",
+      expectAudioMessages: true,
+      supportedMediaFormats: formats,
+    });
+    const accepted = await this.socket.next("session.accepted");
+    this.mediaFormat = accepted.mediaFormat as AudioCodesFormat;
+    this.socket.send({
+      type: "activities",
+      conversationId: this.conversationId,
+      activities: [{
+        type: "event",
+        name: "start",
+        parameters: { caller: "+14155550123", callee: "+18005550199" },
+      }],
+    });
+    await this.openStream();
+    return accepted;
+  }
+
+  /** `session.resume`; resolves with the answer (`session.accepted` or `session.error`). */
+  async resume(timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    this.socket.send({ type: "session.resume", conversationId: this.conversationId });
+    return await this.socket.next(
+      (m) => m.type === "session.accepted" || m.type === "session.error",
+      timeoutMs,
+    );
+  }
+
+  /** userStream.start → userStream.started. */
+  async openStream(): Promise<void> {
+    this.socket.send({ type: "userStream.start", conversationId: this.conversationId });
+    await this.socket.next("userStream.started");
+  }
+
+  /** Streams audio as 20 ms chunks, as fast as the socket takes them. */
+  async stream(audio: PcmAudio): Promise<void> {
+    const bytes = await encodeForFormat(audio, this.mediaFormat);
+    const frame = formatPlan(this.mediaFormat).bytesPerMs * 20;
+    for (let i = 0; i < bytes.length; i += frame) {
+      if (this.socket.socket.readyState !== WebSocket.OPEN) return;
+      this.socket.send({
+        type: "userStream.chunk",
+        conversationId: this.conversationId,
+        audioChunk: bytes.subarray(i, i + frame).toBase64(),
+      });
+    }
+  }
+
+  /** Closes the socket without `session.end` (a dropped connection). */
+  drop(): Promise<void> {
+    return this.socket.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.socket.socket.readyState === WebSocket.OPEN) {
+      this.socket.send({ type: "session.end", conversationId: this.conversationId });
+    }
+    await this.socket.close();
+  }
+}
