@@ -38,7 +38,7 @@ import type {
   ProcessCost,
   StepReport,
 } from "./bench/report.ts";
-import { BUDGET, chartSvg, rampLines, stepLines } from "./bench/report.ts";
+import { BUDGET, chartSvg, compareWithRelay, rampLines, stepLines } from "./bench/report.ts";
 import type { Summary } from "./bench/stats.ts";
 import { rounded, summarize } from "./bench/stats.ts";
 import { BenchTap } from "./bench/tap.ts";
@@ -66,7 +66,10 @@ export interface BenchOptions {
   readonly stepSpreadS?: number;
   /** The ramp stops before a step that would end after this many seconds; default 110. */
   readonly timeLimitS?: number;
-  /** p99 target of gateway-added latency per frame, in ms; default 1 (the budget). */
+  /**
+   * p99 target of gateway-added latency per frame, in ms: default 1 (the budget) for a single
+   * run, 5 for `ramp` (capacity on a shared 2-core box, where bench, engine and gateway compete).
+   */
   readonly targetMs?: number;
   /** A running gateway's `/ws` URL instead of starting one (see `--help`). */
   readonly url?: string;
@@ -90,10 +93,17 @@ export interface BenchOptions {
    */
   readonly realtime?: boolean;
   /**
-   * Experiment: preload `bench/nodelay_preload.ts` into the gateway so its `ws://` upstream
-   * sockets have Nagle's algorithm off (the native client leaves it on). Not the product.
+   * Measure the do-nothing relay (`bench/null_gateway.ts`, same upstream client) at every step
+   * too, alternating with the gateway, and report the gateway's ratios to it. Default on
+   * (off with `calibrate` or `url`).
    */
-  readonly upstreamNodelay?: boolean;
+  readonly relay?: boolean;
+  /** `UPSTREAM_CLIENT` of the gateway and the relay: `ws` (default) or `native`. */
+  readonly upstreamClient?: "ws" | "native";
+  /** The gateway's `UPSTREAM_POOL_SIZE` (default 0). */
+  readonly pool?: number;
+  /** The tap answers each upstream upgrade after this many ms (a distant service); default 0. */
+  readonly handshakeDelayMs?: number;
   /**
    * Calibrate: run `bench/null_gateway.ts` (a do-nothing relay) instead of the gateway, to see
    * the harness's own floor on this machine.
@@ -124,10 +134,17 @@ const DENO_RUN_PERMISSIONS = [
 ];
 const DEFAULT_STEPS = [25, 50, 100, 150, 200, 250, 300, 400, 500];
 
-interface Processes extends AsyncDisposable {
+/** A process the calls dial: the gateway, or the null relay. */
+interface Target {
   readonly wsUrl: string;
+  readonly pid: number | undefined;
+}
+
+interface Processes extends AsyncDisposable {
+  readonly gateway: Target;
+  /** The null relay, when it is measured next to the gateway. */
+  readonly relay: Target | undefined;
   readonly inspector: string | undefined;
-  readonly gatewayPid: number | undefined;
   readonly enginePid: number;
   readonly tap: BenchTap;
 }
@@ -145,7 +162,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const began = performance.now();
   const log = options.log ?? (() => {});
   const format = options.format ?? "raw/mulaw";
-  const targetMs = options.targetMs ?? BUDGET.frameP99Ms;
+  const targetMs = options.targetMs ?? (options.ramp ? CAPACITY_TARGET_MS : BUDGET.frameP99Ms);
   const leadMs = options.leadMs ?? 200;
   const script: CallScript = { ...DEFAULT_SCRIPT, ...options.script };
   const resamplers = await ResamplerFactory.load();
@@ -163,13 +180,20 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     log,
   });
 
-  let previous: { calls: number; peakRssBytes: number } | undefined;
-  const runStep = async (plan: StepPlan, measured: boolean): Promise<StepReport> => {
+  const previousBy = new Map<Target, { calls: number; peakRssBytes: number }>();
+  const runOne = async (
+    plan: StepPlan,
+    measured: boolean,
+    target: Target,
+  ): Promise<StepReport> => {
     recorder = new Recorder();
     probes.clear();
-    const result = await measureStep(plan, {
+    const previous = previousBy.get(target);
+    const isRelay = target === processes.relay;
+    const result = await measureStep(isRelay ? { ...plan, step: plan.step + 1000 } : plan, {
+      target,
       ...(previous ? { previous } : {}),
-      ...(measured && options.profile !== undefined
+      ...(measured && !isRelay && options.profile !== undefined
         ? {
           profile: `${options.profile.replace(/\.cpuprofile$/, "")}${
             options.ramp ? `-${plan.calls}` : ""
@@ -185,11 +209,26 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       register: (probe) => probes.set(probe.tag, probe),
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    if (measured) log(`  ${summaryLine(result)}`);
+    if (measured) log(`  ${isRelay ? "null relay" : "gateway"}: ${summaryLine(result)}`);
     if (result.gateway) {
-      previous = { calls: plan.calls, peakRssBytes: result.gateway.peakRssMiB * 2 ** 20 };
+      previousBy.set(target, {
+        calls: plan.calls,
+        peakRssBytes: result.gateway.peakRssMiB * 2 ** 20,
+      });
     }
     return result;
+  };
+  // The gateway and the relay take turns (which goes first alternates), so that drift of the
+  // machine over the run weighs on both alike.
+  const runStep = async (plan: StepPlan, measured: boolean): Promise<StepReport> => {
+    const relay = processes.relay;
+    if (!relay) return await runOne(plan, measured, processes.gateway);
+    const relayFirst = plan.step % 2 === 0;
+    const first = await runOne(plan, measured, relayFirst ? relay : processes.gateway);
+    if (options.signal?.aborted) return first;
+    const second = await runOne(plan, measured, relayFirst ? processes.gateway : relay);
+    const [gateway, relayStep] = relayFirst ? [second, first] : [first, second];
+    return { ...gateway, relay: compareWithRelay(gateway, relayStep) };
   };
 
   const warmupS = options.warmupS ?? 6;
@@ -211,14 +250,18 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   } else {
     const stepDurationS = options.stepDurationS ?? 10;
     const stepSpreadS = options.stepSpreadS ?? 3;
-    const limitS = options.timeLimitS ?? 110;
+    const limitS = options.timeLimitS ?? (processes.relay ? 240 : 110);
+    // Each step runs the relay too: twice the time.
+    const perStepS = (stepSpreadS + stepDurationS + 3) * (processes.relay ? 2 : 1);
     let best = 0;
     let failed = false;
+    let relayBest: number | null = processes.relay ? 0 : null;
+    let relayFailed = false;
     let stoppedBy: NonNullable<BenchReport["capacity"]>["stoppedBy"] = "last step";
     const list = options.steps ?? DEFAULT_STEPS;
     for (const [i, calls] of list.entries()) {
       const elapsedS = (performance.now() - began) / 1000;
-      if (elapsedS + stepSpreadS + stepDurationS + 3 > limitS) {
+      if (elapsedS + perStepS > limitS) {
         stoppedBy = "time limit";
         break;
       }
@@ -232,6 +275,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       const within = step.budget.frameP99Ms.ok && step.errorTotal === 0;
       if (within && !failed) best = calls;
       failed ||= !within;
+      if (step.relay && relayBest !== null) {
+        const relayWithin = step.relay.framesP99Ms.relay <= targetMs &&
+          step.relay.relayErrors === 0;
+        if (relayWithin && !relayFailed) relayBest = calls;
+        relayFailed ||= !relayWithin;
+      }
       // Past the budget the ramp goes on for the chart, until calls fail or it is no longer real
       // time (p99 over 100 ms or 20 × the target).
       if (step.errorTotal > 0) {
@@ -243,7 +292,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         break;
       }
     }
-    capacity = { targetMs, calls: best, stoppedBy };
+    capacity = { targetMs, calls: best, stoppedBy, relayCalls: relayBest };
   }
 
   const curve: CurvePoint[] = steps.length > 1
@@ -281,8 +330,11 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       pinned: options.pin ?? false,
       profiled: options.profile !== undefined,
       realtime: options.realtime ?? false,
-      upstreamNodelay: options.upstreamNodelay ?? false,
       calibrate: options.calibrate ?? false,
+      relay: processes.relay !== undefined,
+      upstreamClient: options.upstreamClient ?? "ws",
+      pool: options.pool ?? 0,
+      handshakeDelayMs: options.handshakeDelayMs ?? 0,
     },
     steps,
     capacity,
@@ -328,65 +380,79 @@ async function startProcesses(o: {
   });
   let tap: BenchTap | undefined;
   let gateway: DenoChild | undefined;
+  let relay: DenoChild | undefined;
   try {
     tap = new BenchTap({
       target: engine.url,
       lookup: o.lookup,
       recorder: o.recorder,
       port: options.url === undefined ? 0 : options.tapPort ?? 8011,
+      ...(options.handshakeDelayMs ? { handshakeDelayMs: options.handshakeDelayMs } : {}),
     });
-    let wsUrl: string;
-    if (options.url === undefined) {
-      log("Starting the gateway");
-      gateway = await startDenoChild({
-        script: options.calibrate ? "src/tools/bench/null_gateway.ts" : "src/main.ts",
-        env: {
-          ...baseEnv(),
-          OPENAI_API_KEY: "bench",
-          // Loopback only (HOST below): the bench's VAIC sends no token.
-          ALLOW_UNAUTHENTICATED_BOT: "true",
-          OPENAI_REALTIME_URL: tap.url,
-          HOST: "127.0.0.1",
-          PORT: "0",
-          LOG_LEVEL: "info",
-          INSTRUCTIONS: BENCH_INSTRUCTIONS,
-          PLAYOUT_LEAD_MS: String(o.leadMs),
-        },
+    const env = {
+      ...baseEnv(),
+      OPENAI_API_KEY: "bench",
+      // Loopback only (HOST below): the bench's VAIC sends no token.
+      ALLOW_UNAUTHENTICATED_BOT: "true",
+      OPENAI_REALTIME_URL: tap.url,
+      HOST: "127.0.0.1",
+      PORT: "0",
+      LOG_LEVEL: "info",
+      INSTRUCTIONS: BENCH_INSTRUCTIONS,
+      PLAYOUT_LEAD_MS: String(o.leadMs),
+      UPSTREAM_CLIENT: options.upstreamClient ?? "ws",
+      UPSTREAM_POOL_SIZE: String(options.pool ?? 0),
+    };
+    const start = (script: string, profile: boolean) =>
+      startDenoChild({
+        script,
+        env,
         cwd,
         permissions: DENO_RUN_PERMISSIONS,
         readyMessage: "Voice gateway listening",
         ...(pin ? { cpus: "1" } : {}),
         ...realtime,
-        flags: [
-          ...(options.profile === undefined ? [] : ["--inspect=127.0.0.1:0"]),
-          ...(options.upstreamNodelay ? ["--preload", "src/tools/bench/nodelay_preload.ts"] : []),
-        ],
+        flags: profile ? ["--inspect=127.0.0.1:0"] : [],
       });
-      wsUrl = `${gateway.url.replace(/^http/, "ws")}/ws`;
+    const wsOf = (child: DenoChild) => `${child.url.replace(/^http/, "ws")}/ws`;
+    let target: Target;
+    if (options.url === undefined) {
+      log(options.calibrate ? "Starting the null relay (calibration)" : "Starting the gateway");
+      gateway = await start(
+        options.calibrate ? "src/tools/bench/null_gateway.ts" : "src/main.ts",
+        options.profile !== undefined,
+      );
+      target = { wsUrl: wsOf(gateway), pid: gateway.pid };
+      if (!options.calibrate && (options.relay ?? true)) {
+        log("Starting the null relay (measured next to the gateway)");
+        relay = await start("src/tools/bench/null_gateway.ts", false);
+      }
     } else {
-      wsUrl = options.url;
+      target = { wsUrl: options.url, pid: options.gatewayPid };
       log(
-        `Targeting ${wsUrl}: its OPENAI_REALTIME_URL must be ${tap.url} and its INSTRUCTIONS ` +
-          `must contain {benchTag}`,
+        `Targeting ${options.url}: its OPENAI_REALTIME_URL must be ${tap.url} and its ` +
+          `INSTRUCTIONS must contain {benchTag}`,
       );
     }
-    const started = { engine, tap, gateway };
+    const started = { engine, tap, gateway, relay };
     return {
-      wsUrl,
+      gateway: target,
+      relay: relay ? { wsUrl: wsOf(relay), pid: relay.pid } : undefined,
       get inspector() {
         return started.gateway?.inspector;
       },
-      gatewayPid: gateway?.pid ?? options.gatewayPid,
       enginePid: engine.pid,
       tap,
       async [Symbol.asyncDispose]() {
         await started.gateway?.close();
+        await started.relay?.close();
         await started.tap.close();
         await started.engine.close();
       },
     };
   } catch (error) {
     await gateway?.close();
+    await relay?.close();
     await tap?.close();
     await engine.close();
     throw error;
@@ -394,6 +460,8 @@ async function startProcesses(o: {
 }
 
 const FIFO_PRIORITY = 10;
+/** The ramp's default target: p99 ≤ 5 ms added (issue #13, on this shared 2-core box). */
+const CAPACITY_TARGET_MS = 5;
 
 async function pinSelf(cpus: string): Promise<void> {
   try {
@@ -431,6 +499,8 @@ class LagMonitor {
 async function measureStep(
   plan: StepPlan,
   o: {
+    /** Whom the calls dial. */
+    target: Target;
     audio: CallAudio;
     script: CallScript;
     leadMs: number;
@@ -461,7 +531,7 @@ async function measureStep(
     probes.push(probe);
     calls.push(
       new BenchCall({
-        url: processes.wsUrl,
+        url: o.target.wsUrl,
         conversationId: `bench-${plan.step}-${i}-${crypto.randomUUID().slice(0, 8)}`,
         audio: o.audio,
         script: o.script,
@@ -476,7 +546,7 @@ async function measureStep(
       }),
     );
   }
-  const gwPid = processes.gatewayPid;
+  const gwPid = o.target.pid;
   const gw0 = gwPid === undefined ? undefined : sampleProcess(gwPid);
   const engine0 = sampleProcess(processes.enginePid);
   const self0 = sampleProcess("self");
@@ -618,6 +688,8 @@ async function measureStep(
       setup,
       upstreamReady: rounded(recorder.upstreamReady.summary()),
       bargeIn,
+      bargeInHeard: rounded(recorder.bargeInHeard.summary()),
+      greeting: rounded(recorder.greeting.summary()),
       replyTotal: rounded(recorder.replyTotal.summary()),
       replyEngine: rounded(recorder.replyEngine.summary()),
       replyGateway: rounded(recorder.replyGateway.summary()),
@@ -658,6 +730,7 @@ async function measureStep(
       chunks: p.chunks,
       errors: nonZero(p.errors),
     })),
+    relay: null,
   };
 }
 
@@ -776,17 +849,23 @@ Options:
                        until calls fail, p99 > max(20 × target, 100 ms), or the time limit)
   --steps LIST         ramp steps (default ${DEFAULT_STEPS.join(",")})
   --step-duration S    seconds each ramp step streams (default 10)
-  --time-limit S       the ramp stops before exceeding this (default 110)
-  --target-ms X        p99 target of gateway-added latency per frame (default ${BUDGET.frameP99Ms})
+  --time-limit S       the ramp stops before exceeding this (default 240 with the relay, else 110)
+  --target-ms X        p99 target of gateway-added latency per frame (default ${BUDGET.frameP99Ms};
+                       ${CAPACITY_TARGET_MS} with --ramp)
   --speech A.wav,B.wav the two utterances (default tests/fixtures/speech/hello_16k.wav,question_8k.wav)
   --pin                pin the gateway to CPU 1, engine and bench to CPU 0 (taskset)
   --realtime           run the gateway process (only it) under SCHED_FIFO (chrt, root): on a
                        machine other tenants keep busy, its wake-ups are then as prompt as on a
                        dedicated box; the engine and the bench stay at normal priority
-  --calibrate          measure a do-nothing relay (src/tools/bench/null_gateway.ts) instead of
-                       the gateway: the floor of the harness on this machine
-  --upstream-nodelay   experiment: the gateway's upstream sockets with Nagle's algorithm off
-                       (preloads src/tools/bench/nodelay_preload.ts; Deno's client leaves it on)
+  --calibrate          measure only the do-nothing relay (src/tools/bench/null_gateway.ts):
+                       the floor of the harness on this machine
+  --no-relay           skip the null relay that is otherwise measured at every step next to the
+                       gateway (same upstream client, alternating), with the gateway's ratios
+  --upstream-client C  ws (default) or native: UPSTREAM_CLIENT of the gateway and the relay
+  --pool N             the gateway's UPSTREAM_POOL_SIZE (default 0)
+  --handshake-delay-ms MS
+                       the upstream answers each connection after MS (a distant service's
+                       TCP + TLS + WebSocket setup); with --pool it shows in the greeting
   --profile FILE       CPU-profile the gateway during the run (V8 inspector); writes
                        FILE.cpuprofile (per step with --ramp) and prints the hottest functions
   --out DIR            where bench.json/bench.svg (ramp.json/ramp.svg) go (default out/bench)
@@ -870,7 +949,10 @@ function parseCli(args: readonly string[]): Cli | "help" {
       pin: { type: "boolean" },
       profile: { type: "string" },
       realtime: { type: "boolean" },
-      "upstream-nodelay": { type: "boolean" },
+      "no-relay": { type: "boolean" },
+      "upstream-client": { type: "string" },
+      pool: { type: "string" },
+      "handshake-delay-ms": { type: "string" },
       calibrate: { type: "boolean" },
       out: { type: "string" },
       "no-files": { type: "boolean" },
@@ -906,6 +988,12 @@ function parseCli(args: readonly string[]): Cli | "help" {
     throw new TypeError(`Cannot parse --format: ${JSON.stringify(format)} is not a raw/* format`);
   }
   const steps = values.steps?.split(",").map((s) => int("steps", s.trim(), 1)!);
+  const upstreamClient = values["upstream-client"];
+  if (upstreamClient !== undefined && upstreamClient !== "ws" && upstreamClient !== "native") {
+    throw new TypeError(
+      `Cannot parse --upstream-client: ${JSON.stringify(upstreamClient)} is not ws or native`,
+    );
+  }
   let speech: [string, string] | undefined;
   if (values.speech !== undefined) {
     const [a, b] = values.speech.split(",").map((s) => s.trim());
@@ -933,7 +1021,12 @@ function parseCli(args: readonly string[]): Cli | "help" {
     ...(values.pin ? { pin: true } : {}),
     ...(values.profile === undefined ? {} : { profile: values.profile }),
     ...(values.realtime ? { realtime: true } : {}),
-    ...(values["upstream-nodelay"] ? { upstreamNodelay: true } : {}),
+    ...(values["no-relay"] ? { relay: false } : {}),
+    ...(upstreamClient === undefined ? {} : { upstreamClient }),
+    ...(values.pool === undefined ? {} : { pool: int("pool", values.pool, 0)! }),
+    ...(values["handshake-delay-ms"] === undefined
+      ? {}
+      : { handshakeDelayMs: num("handshake-delay-ms", values["handshake-delay-ms"], 0)! }),
     ...(values.calibrate ? { calibrate: true } : {}),
     ...(values.url === undefined ? {} : { url: values.url }),
     ...(values["tap-port"] === undefined

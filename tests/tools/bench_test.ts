@@ -125,9 +125,24 @@ Deno.test({
     }
     assert.ok(report.curve.length > 0);
 
+    // What callers hear: the greeting of every call, barge-ins as heard.
+    assert.equal(l.greeting.count, 3);
+    assert.ok(l.bargeInHeard.count >= 1, "a barge-in as heard");
+
+    // The null relay ran next to the gateway, with the same upstream client.
+    assert.equal(report.settings.relay, true);
+    assert.equal(report.settings.upstreamClient, "ws");
+    const relay = step.relay;
+    assert.ok(relay !== null, "the relay's figures");
+    assert.ok(relay.callerToUpstreamP99Ms.relay > 0);
+    assert.equal(relay.callerToUpstreamP99Ms.gateway, l.callerToUpstream.p99);
+    assert.equal(relay.relayErrors, 0);
+    if (Deno.build.os === "linux") assert.ok(relay.cpuMsPerCallSecond.ratio !== null);
+
     // The table and the files.
     const text = reportLines(report).join("\n");
     assert.match(text, /gateway-added, per frame, both directions/);
+    assert.match(text, /vs\. the null relay/);
     const dir = await Deno.makeTempDir();
     try {
       const files = await writeReport(report, dir);

@@ -91,6 +91,9 @@ export class BenchCall {
   /** Set by `userStream.speech.started` while a stream is open: the stop must follow. */
   #bargeFrom: number | undefined;
   #expectStop = false;
+  /** When the caller began talking over an open play stream (barge-in as heard). */
+  #talkOverAt: number | undefined;
+  #lastChunkAt = 0;
 
   constructor(options: BenchCallOptions) {
     this.#o = options;
@@ -306,12 +309,15 @@ export class BenchCall {
       case "playStream.chunk": {
         const audio = message.audioChunk;
         probe.playChunk(String(message.streamId), typeof audio === "string" ? audio : "", at);
+        this.#lastChunkAt = at;
         if (this.#reply && this.#reply.firstChunkAt === undefined) this.#reply.firstChunkAt = at;
         break;
       }
       case "playStream.stop": {
         const bargeIn = this.#expectStop;
         if (bargeIn && this.#bargeFrom !== undefined) probe.bargedIn(at - this.#bargeFrom);
+        if (this.#talkOverAt !== undefined) probe.bargeHeard(this.#lastChunkAt - this.#talkOverAt);
+        this.#talkOverAt = undefined;
         this.#expectStop = false;
         this.#bargeFrom = undefined;
         this.#openStream = undefined;
@@ -421,6 +427,7 @@ export class BenchCall {
   }
 
   #speak(utterance: Utterance): void {
+    this.#talkOverAt = this.#openStream !== undefined ? performance.now() : undefined;
     this.#speechEnded = false;
     this.#reply = undefined;
     this.#phase = { kind: "speak", utterance, index: 0 };

@@ -5,9 +5,56 @@
  * measures through it is the floor of the harness on the machine: Deno's WebSocket I/O, the
  * kernel, the other processes and the bench's own event loop.
  *
- * Env: PORT (0), OPENAI_REALTIME_URL (the tap). Logs the same ready line as `src/main.ts`.
+ * Its upstream client is the gateway's (`UPSTREAM_CLIENT`: the `ws` npm client by default,
+ * `perMessageDeflate: false`, TCP_NODELAY on; or Deno's native one), so "gateway / null relay"
+ * isolates the gateway's own cost.
+ *
+ * Env: PORT (0), OPENAI_REALTIME_URL (the tap), UPSTREAM_CLIENT. Logs the same ready line as
+ * `src/main.ts`.
  */
+// @ts-types="@types/ws"
+import WsWebSocket from "ws";
+
 const APPEND_OPEN = `{"type":"input_audio_buffer.append","audio":"`;
+
+/** The little of a WebSocket client the relay uses upstream. */
+interface UpstreamSocket {
+  readonly open: () => boolean;
+  send(text: string): void;
+  close(): void;
+  onopen: () => void;
+  onmessage: (text: string) => void;
+  onclose: () => void;
+}
+
+/** Opens the upstream with the client the gateway would use. */
+function connect(url: string): UpstreamSocket {
+  const handlers = { onopen: () => {}, onmessage: (_: string) => {}, onclose: () => {} };
+  if ((Deno.env.get("UPSTREAM_CLIENT") ?? "ws") === "native") {
+    const socket = new WebSocket(url);
+    socket.onopen = () => handlers.onopen();
+    socket.onmessage = (event) => handlers.onmessage(String(event.data));
+    socket.onclose = () => handlers.onclose();
+    socket.onerror = () => {};
+    return Object.assign(handlers, {
+      open: () => socket.readyState === WebSocket.OPEN,
+      send: (text: string) => socket.send(text),
+      close: () => socket.close(),
+    });
+  }
+  const socket = new WsWebSocket(url, { perMessageDeflate: false });
+  socket.on("open", () => handlers.onopen());
+  socket.on("message", (data, isBinary) => {
+    if (!isBinary) handlers.onmessage(data.toString());
+  });
+  socket.on("close", () => handlers.onclose());
+  socket.on("error", () => {});
+  return Object.assign(handlers, {
+    open: () => socket.readyState === WsWebSocket.OPEN,
+    send: (text: string) => socket.send(text),
+    close: () => socket.close(),
+  });
+}
 
 function serve(): void {
   const upstreamUrl = Deno.env.get("OPENAI_REALTIME_URL") ?? "ws://127.0.0.1:8001/v1/realtime";
@@ -29,7 +76,7 @@ function serve(): void {
 }
 
 function relay(vaic: WebSocket, upstreamUrl: string): void {
-  const upstream = new WebSocket(upstreamUrl);
+  const upstream = connect(upstreamUrl);
   const early: string[] = [];
   let format = "raw/mulaw";
   let stream = 0;
@@ -53,7 +100,7 @@ function relay(vaic: WebSocket, upstreamUrl: string): void {
     if (vaic.readyState === WebSocket.OPEN) vaic.send(JSON.stringify(message));
   };
   const toUpstream = (frame: string) => {
-    if (upstream.readyState === WebSocket.OPEN) upstream.send(frame);
+    if (upstream.open()) upstream.send(frame);
     else early.push(frame);
   };
   upstream.onopen = () => {
@@ -115,8 +162,7 @@ function relay(vaic: WebSocket, upstreamUrl: string): void {
         return;
     }
   };
-  upstream.onmessage = (event: MessageEvent) => {
-    const data = String(event.data);
+  upstream.onmessage = (data: string) => {
     if (!data.startsWith(`{"type":"response.output_audio.delta"`)) {
       const message = JSON.parse(data);
       if (message.type === "input_audio_buffer.speech_started") {
@@ -153,7 +199,6 @@ function relay(vaic: WebSocket, upstreamUrl: string): void {
     if (vaic.readyState === WebSocket.OPEN) vaic.close(1000, "upstream closed");
   };
   vaic.onerror = () => {};
-  upstream.onerror = () => {};
 }
 
 if (import.meta.main) serve();

@@ -82,6 +82,10 @@ export class Recorder {
   /** `session.initiate` sent → first `session.updated` passed to the gateway. */
   readonly upstreamReady: Samples = new Samples();
   readonly bargeIn: Samples = new Samples();
+  /** Barge-in as the caller hears it: their speech starts → the last bot chunk delivered. */
+  readonly bargeInHeard: Samples = new Samples();
+  /** `session.initiate` sent → the call's first bot audio (the greeting) at VAIC. */
+  readonly greeting: Samples = new Samples();
   readonly replyTotal: Samples = new Samples();
   readonly replyEngine: Samples = new Samples();
   readonly replyGateway: Samples = new Samples();
@@ -161,6 +165,7 @@ export class CallProbe {
   readonly #leadMs: number;
   #initiatedAt: number | undefined;
   #readyAt: number | undefined;
+  #greeted = false;
   // Caller frames not yet seen upstream, oldest first.
   #qAudio: string[] = [];
   #qAt: number[] = [];
@@ -358,6 +363,10 @@ export class CallProbe {
 
   /** VAIC got a `playStream.chunk`. Returns true for the first audio of a reply. */
   playChunk(streamId: string, audio: string, at: number): void {
+    if (!this.#greeted && this.#initiatedAt !== undefined) {
+      this.#greeted = true;
+      this.#rec.greeting.push(at - this.#initiatedAt);
+    }
     this.chunks++;
     this.#rec.counts.chunksReceived++;
     const stream = this.#stream;
@@ -457,6 +466,11 @@ export class CallProbe {
     this.bargeIn.push(ms);
     this.#rec.bargeIn.push(ms);
     this.#rec.counts.bargeIns++;
+  }
+
+  /** Barge-in as heard: the caller's speech began `ms` before the last bot chunk arrived. */
+  bargeHeard(ms: number): void {
+    this.#rec.bargeInHeard.push(Math.max(0, ms));
   }
 
   /** The call is over: frames still unmatched count as dropped. */

@@ -112,6 +112,10 @@ export interface StepReport {
     /** `session.initiate` → the upstream's first `session.updated` passed to the gateway. */
     readonly upstreamReady: Summary;
     readonly bargeIn: Summary;
+    /** Barge-in as heard: the caller starts talking over the bot → last bot chunk delivered. */
+    readonly bargeInHeard: Summary;
+    /** `session.initiate` sent → the first bot audio (the greeting) at VAIC. */
+    readonly greeting: Summary;
     /** End of caller speech → first bot audio, and its split. */
     readonly replyTotal: Summary;
     readonly replyEngine: Summary;
@@ -152,6 +156,52 @@ export interface StepReport {
   /** With `--profile`: the gateway's CPU profile file and its hottest functions (self time). */
   readonly profile: (ProfileSummary & { readonly file: string }) | null;
   readonly perCall: readonly CallFigures[];
+  /** The null relay's figures at the same load in the same run, and the gateway's ratios. */
+  readonly relay: RelayComparison | null;
+}
+
+/** One figure of the gateway next to the null relay's. */
+export interface Ratio {
+  readonly gateway: number;
+  readonly relay: number;
+  /** gateway / relay (null when the relay's figure is 0 or missing). */
+  readonly ratio: number | null;
+}
+
+/** The gateway against the do-nothing relay (same upstream client) at one load step. */
+export interface RelayComparison {
+  readonly callerToUpstreamP99Ms: Ratio;
+  readonly upstreamToCallerP99Ms: Ratio;
+  readonly framesP99Ms: Ratio;
+  readonly replyP50Ms: Ratio;
+  readonly bargeInHeardP50Ms: Ratio;
+  readonly cpuMsPerCallSecond: Ratio;
+  readonly rssPerCallKiB: Ratio;
+  readonly relayErrors: number;
+}
+
+/** Builds the comparison of a gateway step with the relay's step at the same load. */
+export function compareWithRelay(gateway: StepReport, relay: StepReport): RelayComparison {
+  const ratio = (g: number | undefined, r: number | undefined): Ratio => {
+    const gv = g ?? 0;
+    const rv = r ?? 0;
+    return { gateway: gv, relay: rv, ratio: rv > 0 ? Math.round((gv / rv) * 100) / 100 : null };
+  };
+  const gl = gateway.latencyMs;
+  const rl = relay.latencyMs;
+  return {
+    callerToUpstreamP99Ms: ratio(gl.callerToUpstream.p99, rl.callerToUpstream.p99),
+    upstreamToCallerP99Ms: ratio(gl.upstreamToCaller.p99, rl.upstreamToCaller.p99),
+    framesP99Ms: ratio(gl.frames.p99, rl.frames.p99),
+    replyP50Ms: ratio(gl.replyTotal.p50, rl.replyTotal.p50),
+    bargeInHeardP50Ms: ratio(gl.bargeInHeard.p50, rl.bargeInHeard.p50),
+    cpuMsPerCallSecond: ratio(
+      gateway.gateway?.cpuMsPerCallSecond,
+      relay.gateway?.cpuMsPerCallSecond,
+    ),
+    rssPerCallKiB: ratio(gateway.gateway?.rssPerCallKiB, relay.gateway?.rssPerCallKiB),
+    relayErrors: relay.errorTotal,
+  };
 }
 
 /** The whole report (the JSON file). */
@@ -180,6 +230,8 @@ export interface BenchReport {
     readonly calls: number;
     /** Why the ramp stopped. */
     readonly stoppedBy: "errors" | "far over budget" | "time limit" | "last step";
+    /** The null relay's capacity at the same target, in the same run (null: not measured). */
+    readonly relayCalls: number | null;
   } | null;
   /** The chart's points. */
   readonly curve: readonly CurvePoint[];
@@ -233,6 +285,8 @@ export function stepLines(step: StepReport): string[] {
       l.bargeIn,
       verdict(step.budget.bargeInP99Ms, "ms"),
     ),
+    row("barge-in as heard: talk over → last chunk", l.bargeInHeard),
+    row("greeting: initiate → first bot audio", l.greeting),
     row("end of speech → first bot audio", l.replyTotal),
     row("  of which engine (+ VAD silence)", l.replyEngine),
     row("  of which gateway", l.replyGateway),
@@ -306,6 +360,7 @@ export function stepLines(step: StepReport): string[] {
     );
   }
   lines.push(`  budget: ${step.budget.ok ? "PASS" : "FAIL"}`);
+  if (step.relay) lines.push("", ...relayLines(step.relay));
   if (step.profile) {
     const p = step.profile;
     lines.push(
@@ -324,6 +379,45 @@ export function stepLines(step: StepReport): string[] {
   return lines;
 }
 
+const fr = (r: Ratio, digits = 3) =>
+  `${f(r.gateway, digits).padStart(9)}${f(r.relay, digits).padStart(9)}${
+    (r.ratio === null ? "-" : `${f(r.ratio, 2)}×`).padStart(8)
+  }`;
+
+/** The gateway next to the null relay at one step, as lines. */
+export function relayLines(c: RelayComparison): string[] {
+  return [
+    `  ${"vs. the null relay (same run, same upstream client)".padEnd(44)}${"gateway".padStart(9)}${
+      "relay".padStart(9)
+    }${"ratio".padStart(8)}`,
+    `  ${"caller → upstream p99 (ms)".padEnd(44)}${fr(c.callerToUpstreamP99Ms)}`,
+    `  ${"upstream → caller p99 (ms)".padEnd(44)}${fr(c.upstreamToCallerP99Ms)}`,
+    `  ${"end of speech → first bot audio p50 (ms)".padEnd(44)}${fr(c.replyP50Ms, 1)}`,
+    `  ${"barge-in as heard p50 (ms)".padEnd(44)}${fr(c.bargeInHeardP50Ms, 1)}`,
+    `  ${"CPU ms per call-second".padEnd(44)}${fr(c.cpuMsPerCallSecond)}`,
+    `  ${"RSS per call (KiB, upper bound)".padEnd(44)}${fr(c.rssPerCallKiB, 1)}`,
+    ...(c.relayErrors > 0 ? [`  (the relay's step had ${c.relayErrors} errors)`] : []),
+  ];
+}
+
+/** The headline of a ramp: capacity at the target and CPU per call against the relay. */
+export function headline(report: BenchReport): string | undefined {
+  const capacity = report.capacity;
+  if (!capacity) return undefined;
+  const at = report.steps.filter((s) => s.calls === capacity.calls).at(-1) ??
+    report.steps[0];
+  const cpu = at?.relay?.cpuMsPerCallSecond;
+  return `capacity at p99 ≤ ${capacity.targetMs} ms added: ${capacity.calls} concurrent ${
+    report.steps[0]?.format ?? ""
+  } calls${capacity.relayCalls === null ? "" : ` (null relay: ${capacity.relayCalls})`}` +
+    (cpu && at
+      ? `; CPU per call ${f(cpu.gateway)} ms/s = ${
+        cpu.ratio === null ? "-" : f(cpu.ratio, 2)
+      }× the null relay's at ${at.calls} calls`
+      : "") +
+    ` (stopped by: ${capacity.stoppedBy})`;
+}
+
 /** The ramp's overview table, as lines. */
 export function rampLines(report: BenchReport): string[] {
   const lines = [
@@ -331,7 +425,9 @@ export function rampLines(report: BenchReport): string[] {
       "max".padStart(9)
     }${"barge p99".padStart(11)}${"setup p99".padStart(11)}${"gw CPU%".padStart(9)}${
       "RSS MiB".padStart(9)
-    }${"lag p99".padStart(9)}${"errors".padStart(8)}  result`,
+    }${"lag p99".padStart(9)}${"errors".padStart(8)}${"relay p99".padStart(11)}${
+      "CPU ×relay".padStart(12)
+    }  result`,
   ];
   for (const s of report.steps) {
     const l = s.latencyMs;
@@ -342,9 +438,14 @@ export function rampLines(report: BenchReport): string[] {
         f(l.setup.p99).padStart(11)
       }${(s.gateway ? f(s.gateway.cpuPercent, 1) : "-").padStart(9)}${
         (s.gateway ? f(s.gateway.peakRssMiB, 1) : "-").padStart(9)
-      }${f(s.bench.loopLagMs.p99, 2).padStart(9)}${String(s.errorTotal).padStart(8)}  ${
-        s.budget.frameP99Ms.ok && s.errorTotal === 0 ? "within" : "over"
-      }`,
+      }${f(s.bench.loopLagMs.p99, 2).padStart(9)}${String(s.errorTotal).padStart(8)}${
+        (s.relay ? f(s.relay.framesP99Ms.relay) : "-").padStart(11)
+      }${
+        (s.relay?.cpuMsPerCallSecond.ratio == null
+          ? "-"
+          : `${f(s.relay.cpuMsPerCallSecond.ratio, 2)}×`)
+          .padStart(12)
+      }  ${s.budget.frameP99Ms.ok && s.errorTotal === 0 ? "within" : "over"}`,
     );
   }
   lines.push("(lag p99: the bench's own event-loop lag, an error bar on every latency of its row)");
@@ -355,13 +456,8 @@ export function rampLines(report: BenchReport): string[] {
         `(least squares over the steps; budget ${BUDGET.memoryPerCallKiB} KiB)`,
     );
   }
-  if (report.capacity) {
-    lines.push(
-      "",
-      `capacity at p99 ≤ ${report.capacity.targetMs} ms: ${report.capacity.calls} concurrent ` +
-        `${report.steps[0]?.format ?? ""} calls (stopped by: ${report.capacity.stoppedBy})`,
-    );
-  }
+  const line = headline(report);
+  if (line) lines.push("", line);
   return lines;
 }
 

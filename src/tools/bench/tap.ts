@@ -22,6 +22,11 @@ export interface BenchTapOptions {
   readonly recorder: () => Recorder;
   /** 0 picks a free port. */
   readonly port?: number;
+  /**
+   * Wait before answering each upgrade (ms): the connection setup (TCP, TLS, WebSocket) of a
+   * distant service, so that what a warm pool saves shows in the greeting. Default 0.
+   */
+  readonly handshakeDelayMs?: number;
 }
 
 interface Pair {
@@ -42,7 +47,13 @@ export class BenchTap implements AsyncDisposable {
     this.#options = options;
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
-      (request) => this.#accept(request),
+      (request) => {
+        const delay = options.handshakeDelayMs ?? 0;
+        if (delay <= 0) return this.#accept(request);
+        return new Promise<void>((resolve) => setTimeout(resolve, delay)).then(() =>
+          this.#accept(request)
+        );
+      },
     );
   }
 
