@@ -1,12 +1,13 @@
 /**
  * The per-frame work of the audio pass-through, piece by piece: parsing a caller frame and an
  * upstream audio delta (fast path vs the full zod schema it stands in for), and the base64
- * check of each caller frame.
+ * check of each caller frame, and what the Prometheus metrics add to each frame.
  *
  * Run: deno task bench:micro
  */
 import { isBase64, parseVaicFrame, VaicMessage } from "../../src/audiocodes/messages.ts";
 import { parseServerEvent, ServerEvent } from "../../src/realtime/events.ts";
+import { GatewayMetrics } from "../../src/core/metrics.ts";
 
 // A 20 ms µ-law frame as VAIC sends it, and a 120 ms µ-law delta as the engine sends it.
 const bytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 37) & 0xff);
@@ -41,4 +42,15 @@ Deno.bench("audio delta: JSON.parse + ServerEvent.safeParse", { group: "delta" }
 });
 Deno.bench("isBase64 of a 20 ms µ-law frame (216 chars)", () => {
   if (isBase64(chunk)) sink++;
+});
+
+// What the metrics add per frame (prom-client, labels as the phone route passes them), next to
+// the frame's parse: one histogram observation and one counter increment each way.
+const metrics = new GatewayMetrics({ calls: () => 0, sessions: () => 0 });
+const TO_MODEL = { direction: "caller_to_model" } as const;
+const AUDIO_IN = { route: "audiocodes", direction: "in" } as const;
+Deno.bench("metrics per frame: frameLatency.observe + audioBytes.inc", () => {
+  metrics.audioBytes.inc(AUDIO_IN, 160);
+  metrics.frameLatency.observe(TO_MODEL, 0.00012);
+  sink++;
 });

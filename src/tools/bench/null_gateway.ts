@@ -128,8 +128,12 @@ function relay(vaic: WebSocket, upstreamUrl: string): void {
             audio: {
               input: {
                 format: codec,
+                // The gateway's defaults (VAD_*), so that replies and barge-ins compare.
                 turn_detection: {
                   type: "server_vad",
+                  threshold: 0.5,
+                  prefix_padding_ms: 300,
+                  silence_duration_ms: 500,
                   create_response: true,
                   interrupt_response: false,
                 },
