@@ -20,6 +20,8 @@ import type { UserRealtime } from "./user/route.ts";
 import { createUserRealtime } from "./user/route.ts";
 import { createWebPage } from "./web/route.ts";
 import { cachedProbe } from "./core/upstream_probe.ts";
+import { openProfileStore } from "./agents/store.ts";
+import { McpPool } from "./agents/tools.ts";
 import { GatewayMetrics } from "./core/metrics.ts";
 import { CallCluster } from "./cluster/call_cluster.ts";
 import { commit, VERSION } from "./core/version.ts";
@@ -51,6 +53,11 @@ export interface App extends RunningServer {
   readonly user: UserRealtime;
 }
 
+/** `AGENTS_FILE` cannot be used: the message has one line per problem. */
+export class AgentsFileError extends Error {
+  override readonly name = "AgentsFileError";
+}
+
 /** A built, not yet listening gateway (`deno serve` and Deno Deploy serve it themselves). */
 export interface BuiltGateway {
   readonly gateway: Gateway;
@@ -71,6 +78,16 @@ export async function buildGateway(
   const log = options.log ?? silentLogger();
   const clock = options.clock ?? systemClock;
   let upstreamUrl = config.OPENAI_REALTIME_URL;
+  // Agent profiles: a bad AGENTS_FILE stops start-up here, one line per problem.
+  const opened = await openProfileStore({
+    config,
+    clock,
+    log: log.child({ part: "agents" }),
+    env: (name) => Deno.env.get(name),
+  });
+  if (!opened.ok) throw new AgentsFileError(opened.error);
+  const profiles = opened.store;
+  const mcp = new McpPool({ log: log.child({ part: "mcp" }) });
   // One registry for the whole gateway; the live gauges are read at scrape time, after
   // `gateway` and `user` below exist.
   const metrics = new GatewayMetrics({
@@ -84,8 +101,17 @@ export async function buildGateway(
     log: log.child({ part: "user" }),
     upstreamUrl: () => upstreamUrl,
     metrics,
+    profiles: () => profiles.current,
+    mcp,
   });
-  const mounts: Mount[] = [user, createWebPage({ allowedOrigins: config.ALLOWED_ORIGINS })];
+  const mounts: Mount[] = [user, createWebPage({ allowedOrigins: config.ALLOWED_ORIGINS }), {
+    // Agents: nothing to serve; closed with the gateway (file watch, MCP clients).
+    handle: () => undefined,
+    close: async () => {
+      await profiles.close();
+      await mcp.close();
+    },
+  }];
   // Warm upstream sessions (UPSTREAM_POOL_SIZE); closed on drain, and before the engine.
   const pool = upstreamPool(config, {
     url: () => upstreamUrl,
@@ -131,6 +157,8 @@ export async function buildGateway(
         clock,
         resamplers,
         metrics,
+        profiles: () => profiles.current,
+        mcp,
         ...(pool ? { pool } : {}),
         upstreamUrl: () => upstreamUrl,
       }),

@@ -1,7 +1,7 @@
 /** Entry point of `deno task start`: reads the environment, serves the gateway. */
 import { loadConfig, securityCheck, usesLocalEngine } from "./config.ts";
 import { createLogger } from "./core/logger.ts";
-import { startApp } from "./app.ts";
+import { AgentsFileError, startApp } from "./app.ts";
 import { withEnvFile } from "./core/env_file.ts";
 
 if (import.meta.main) {
@@ -47,6 +47,10 @@ if (import.meta.main) {
   try {
     app = await startApp({ config, log, ...(tls ? { tls } : {}) });
   } catch (error) {
+    if (error instanceof AgentsFileError) {
+      console.error(error.message);
+      Deno.exit(1);
+    }
     if (error instanceof Deno.errors.AddrInUse) {
       console.error(
         `Cannot start: ${config.HOST}:${config.PORT} is already in use (another gateway?). Stop it or set PORT`,

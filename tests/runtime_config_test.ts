@@ -15,7 +15,7 @@ Deno.test("deno.runtime.json pins the same versions as deno.json", async () => {
   }
 });
 
-Deno.test("deno.runtime.lock covers the gateway and the engine (frozen) with few packages", async () => {
+Deno.test("deno.runtime.lock covers the gateway and the engine (frozen), with no test or bundle packages", async () => {
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
       "cache",
@@ -33,5 +33,7 @@ Deno.test("deno.runtime.lock covers the gateway and the engine (frozen) with few
   assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
   const lock = await read("deno.runtime.lock");
   const packages = Object.keys(lock.npm ?? {});
-  assert.ok(packages.length <= 20, `${packages.length} packages: ${packages.join(", ")}`);
+  // 11 for the gateway itself; the MCP client (12 with its helpers and YAML) is what tools cost.
+  assert.ok(packages.length <= 24, `${packages.length} packages: ${packages.join(", ")}`);
+  assert.ok(!packages.some((p) => /^(playwright|openai|react|@openai|@types)/.test(p)));
 });

@@ -133,7 +133,7 @@ interface McpToolInfo {
 /** A call's tools: their definitions for the model, and running them. */
 export class ToolBox {
   readonly #profile: AgentProfile;
-  readonly #context: ToolContext;
+  readonly #context: () => ToolContext;
   readonly #mcp: McpPool | undefined;
   readonly #log: Logger;
   readonly #metrics: GatewayMetrics | undefined;
@@ -145,7 +145,8 @@ export class ToolBox {
 
   constructor(options: {
     profile: AgentProfile;
-    context: ToolContext;
+    /** Read at each run (call data such as the callee arrives after the call starts). */
+    context: () => ToolContext;
     mcp?: McpPool;
     log: Logger;
     metrics?: GatewayMetrics;
@@ -221,7 +222,7 @@ export class ToolBox {
   ): Promise<{ ok: boolean; output: string }> {
     const timeoutMs = tool.timeoutMs ?? this.#timeoutMs;
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(timeoutMs)]);
-    const body = JSON.stringify({ tool: tool.name, arguments: args, context: this.#context });
+    const body = JSON.stringify({ tool: tool.name, arguments: args, context: this.#context() });
     let url = tool.url;
     if (tool.method === "GET") {
       const u = new URL(tool.url);

@@ -18,9 +18,15 @@ import { Playout } from "../bridge/playout.ts";
 import { Transcoder } from "../bridge/transcode.ts";
 import type { WarmSource } from "../realtime/upstream_pool.ts";
 import type { FunctionTool, SessionOptions } from "../realtime/session_config.ts";
-import { fillTemplate, turnDetectionFromConfig } from "../realtime/session_config.ts";
+import { fillTemplate } from "../realtime/session_config.ts";
 import type { AgentFactory, CallAgent, CallHandle } from "./conversation_manager.ts";
 import type { AgentSnapshot } from "../cluster/call_record.ts";
+import type { AgentProfile, ProfileSet } from "../agents/profile.ts";
+import { defaultProfile, profileSet } from "../agents/profile.ts";
+import type { McpPool } from "../agents/tools.ts";
+import { ToolBox } from "../agents/tools.ts";
+import { ToolRuns } from "../agents/tool_runs.ts";
+import { clip } from "../core/bounded_log.ts";
 import { eventName } from "./handlers.ts";
 import type { Activity } from "./messages.ts";
 import { base64ByteLength } from "./messages.ts";
@@ -38,10 +44,14 @@ export interface PhoneAgentDeps {
   readonly metrics?: GatewayMetrics;
   /** Warm upstream sessions (UPSTREAM_POOL_SIZE): a call takes one instead of connecting. */
   readonly pool?: WarmSource;
+  /** The agent profiles in force (default: the environment's settings only). */
+  readonly profiles?: () => ProfileSet;
+  /** MCP clients shared by every call. */
+  readonly mcp?: McpPool;
 }
 
-/** The tools the gateway owns on phone calls. */
-export function phoneTools(config: Config): FunctionTool[] {
+/** The tools the gateway owns on phone calls (`transferTargets`: the allow-list). */
+export function phoneTools(transferTargets: readonly string[]): FunctionTool[] {
   const tools: FunctionTool[] = [{
     type: "function",
     name: "end_call",
@@ -53,7 +63,7 @@ export function phoneTools(config: Config): FunctionTool[] {
       required: ["reason"],
     },
   }];
-  if (config.TRANSFER_TARGETS.length > 0) {
+  if (transferTargets.length > 0) {
     tools.push({
       type: "function",
       name: "transfer_call",
@@ -64,7 +74,7 @@ export function phoneTools(config: Config): FunctionTool[] {
           target: {
             type: "string",
             description: "Transfer target URI",
-            enum: [...config.TRANSFER_TARGETS],
+            enum: [...transferTargets],
           },
           reason: { type: "string", description: "Why the caller is transferred" },
         },
@@ -77,15 +87,17 @@ export function phoneTools(config: Config): FunctionTool[] {
 
 /** Builds a Bridge-backed agent for each call. */
 export function phoneAgents(deps: PhoneAgentDeps): AgentFactory {
-  // Built once: every call declares the same tools and turn detection (read-only).
-  const shared: SharedSession = {
-    tools: phoneTools(deps.config),
-    turnDetection: turnDetectionFromConfig(deps.config),
+  const fallback = profileSet([], defaultProfile(deps.config));
+  const profiles = deps.profiles ?? (() => fallback);
+  // The gateway's own tools, built once per profile and shared by its calls (read-only).
+  const own = new WeakMap<AgentProfile, readonly FunctionTool[]>();
+  const ownTools = (profile: AgentProfile): readonly FunctionTool[] => {
+    let tools = own.get(profile);
+    if (!tools) own.set(profile, tools = phoneTools(profile.transferTargets));
+    return tools;
   };
-  return (call) => new PhoneAgent(call, deps, shared);
+  return (call) => new PhoneAgent(call, { ...deps, profiles }, ownTools);
 }
-
-type SharedSession = Pick<SessionOptions, "tools" | "turnDetection">;
 
 const PHONE = { route: "audiocodes" } as const;
 const TO_CALLER = { direction: "model_to_caller" } as const;
@@ -117,6 +129,14 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   #safetyTimer: TimerId | undefined;
   #after: AfterSpeech | undefined;
   #instructions: string;
+  #profile: AgentProfile;
+  #toolbox: ToolBox;
+  readonly #runs: ToolRuns;
+  readonly #ownTools: (profile: AgentProfile) => readonly FunctionTool[];
+  readonly #deps: PhoneAgentDeps & { readonly profiles: () => ProfileSet };
+  #callerSpeaking = false;
+  #idleTimer: TimerId | undefined;
+  #profileTimer: TimerId | undefined;
   /** After close, whatever still arrives (queued upstream events, timers) is ignored. */
   #closed = false;
   readonly #metrics: GatewayMetrics | undefined;
@@ -129,9 +149,21 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   /** Bridge counters already reported to the metrics. */
   #reported = { truncates: 0, reconnects: 0 };
 
-  constructor(call: CallHandle, deps: PhoneAgentDeps, shared: SharedSession) {
+  constructor(
+    call: CallHandle,
+    deps: PhoneAgentDeps & { readonly profiles: () => ProfileSet },
+    ownTools: (profile: AgentProfile) => readonly FunctionTool[],
+  ) {
     this.#call = call;
     this.#config = deps.config;
+    this.#deps = deps;
+    this.#ownTools = ownTools;
+    this.#profile = deps.profiles().match({
+      route: "phone",
+      botName: call.botName,
+      caller: call.caller,
+    });
+    this.#toolbox = this.#newToolbox(this.#profile);
     // The call's clock: a throwing timer callback ends this call, not the process.
     this.#clock = call.clock;
     this.#metrics = deps.metrics;
@@ -173,7 +205,8 @@ class PhoneAgent implements CallAgent, BridgeLeg {
         },
       },
     });
-    this.#instructions = deps.config.INSTRUCTIONS;
+    const profile = this.#profile;
+    this.#instructions = profile.instructions;
     const restored = call.restored;
     if (restored) {
       // Taken over from another instance (shared registry): no second greeting, the prompt in
@@ -192,12 +225,10 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       session: {
         format: this.#plan.upstream,
         instructions: this.#instructions,
-        voice: deps.config.VOICE,
-        tools: shared.tools,
-        turnDetection: shared.turnDetection,
-        transcriptionModel: deps.config.INPUT_TRANSCRIPTION_MODEL === "off"
-          ? null
-          : deps.config.INPUT_TRANSCRIPTION_MODEL,
+        voice: profile.voice,
+        tools: [...ownTools(profile), ...this.#toolbox.httpDefinitions],
+        turnDetection: profile.turnDetection,
+        transcriptionModel: profile.transcriptionModel,
       },
       upstreamBytesPerMs: this.#upstreamBytesPerMs,
       leg: this,
@@ -206,10 +237,71 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       onFunctionCall: (fc) => this.#onFunctionCall(fc),
       onFailed: (reason) => this.#onFailed(reason),
     });
+    this.#runs = new ToolRuns({
+      bridge: this.#bridge,
+      clock: this.#clock,
+      fillerMs: deps.config.TOOL_FILLER_MS,
+      callerSpeaking: () => this.#callerSpeaking,
+    });
     this.#connectSpan = call.trace.child("upstream.connect", {
       "upstream.format": this.#plan.upstream.type,
     });
     this.#bridge.start();
+    this.#applyLimits();
+    this.#offerMcpTools();
+  }
+
+  #newToolbox(profile: AgentProfile): ToolBox {
+    const call = this.#call;
+    return new ToolBox({
+      profile,
+      context: () => {
+        const callee = call.callData?.callee;
+        return {
+          profile: profile.name,
+          conversationId: call.conversationId,
+          ...(call.caller === undefined ? {} : { caller: call.caller }),
+          ...(typeof callee === "string" ? { callee: clip(callee, 256) } : {}),
+          ...(call.botName === undefined ? {} : { botName: call.botName }),
+        };
+      },
+      ...(this.#deps.mcp ? { mcp: this.#deps.mcp } : {}),
+      log: this.#call.log,
+      ...(this.#deps.metrics ? { metrics: this.#deps.metrics } : {}),
+      timeoutMs: this.#config.TOOL_TIMEOUT_MS,
+    });
+  }
+
+  /** MCP servers are listed asynchronously; their tools join the session once known. */
+  #offerMcpTools(): void {
+    if (this.#profile.mcpServers.length === 0) return;
+    const toolbox = this.#toolbox;
+    void toolbox.definitions().then((tools) => {
+      if (this.#closed || toolbox !== this.#toolbox) return;
+      this.#bridge.updateSession({ tools: [...this.#ownTools(this.#profile), ...tools] });
+    });
+  }
+
+  /** The profile's call length and idle hang-up. */
+  #applyLimits(): void {
+    if (this.#profileTimer !== undefined) this.#clock.clearTimeout(this.#profileTimer);
+    this.#profileTimer = undefined;
+    const max = this.#profile.maxCallMs;
+    if (max !== undefined) {
+      this.#profileTimer = this.#clock.setTimeout(
+        () => this.#hangup("maximum call duration reached"),
+        max,
+      );
+    }
+    this.#restartIdle();
+  }
+
+  #restartIdle(): void {
+    if (this.#idleTimer !== undefined) this.#clock.clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    const idle = this.#profile.idleHangupMs;
+    if (idle === undefined || this.#closed) return;
+    this.#idleTimer = this.#clock.setTimeout(() => this.#hangup("caller idle"), idle);
   }
 
   #startTurn(kind: "caller" | "bot"): void {
@@ -246,6 +338,12 @@ class PhoneAgent implements CallAgent, BridgeLeg {
 
   activity(activity: Activity): void {
     if (this.#closed) return;
+    if (activity.type === "message" && typeof activity.text === "string" && activity.text.trim()) {
+      // A text from the caller (VAIC text channels, the simulator's --text): a turn of its own.
+      this.#restartIdle();
+      this.#sendDtmf(clip(activity.text.trim(), this.#config.MAX_TEXT_CHARS));
+      return;
+    }
     switch (eventName(activity)) {
       case "start":
         return this.#onStart();
@@ -284,7 +382,15 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     this.#after = undefined;
     if (this.#dtmfTimer !== undefined) this.#clock.clearTimeout(this.#dtmfTimer);
     if (this.#safetyTimer !== undefined) this.#clock.clearTimeout(this.#safetyTimer);
-    this.#dtmfTimer = this.#safetyTimer = undefined;
+    if (this.#idleTimer !== undefined) this.#clock.clearTimeout(this.#idleTimer);
+    if (this.#profileTimer !== undefined) this.#clock.clearTimeout(this.#profileTimer);
+    this.#dtmfTimer =
+      this.#safetyTimer =
+      this.#idleTimer =
+      this.#profileTimer =
+        undefined;
+    this.#runs.close();
+    this.#toolbox.close();
     this.#endTurn("call ended");
     this.#connectSpan?.end();
     this.#connectSpan = undefined;
@@ -355,11 +461,15 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     if (this.#closed) return;
     switch (event.type) {
       case "speech.started":
+        this.#callerSpeaking = true;
+        this.#restartIdle();
         if (this.#playout.playing) this.#metrics?.bargeIns.inc(PHONE);
         this.#speechEndAt = undefined;
         this.#call.send({ type: "userStream.speech.started" });
         return;
       case "speech.stopped":
+        this.#callerSpeaking = false;
+        this.#restartIdle();
         this.#speechEndAt = this.#clock.monotonic();
         this.#startTurn("caller");
         this.#call.send({ type: "userStream.speech.stopped" });
@@ -419,14 +529,37 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     this.#started = true;
     this.#call.checkpoint();
     const data = this.#call.callData ?? {};
-    const filled = fillTemplate(this.#config.INSTRUCTIONS, data);
+    const text = (key: string) => typeof data[key] === "string" ? data[key] : undefined;
+    // The callee (and the caller as VAIC reports it) are known now: the profile may change.
+    const profile = this.#deps.profiles().match({
+      route: "phone",
+      botName: this.#call.botName,
+      callee: text("callee"),
+      caller: text("caller") ?? this.#call.caller,
+    });
+    const patch: { -readonly [K in keyof SessionOptions]?: SessionOptions[K] } = {};
+    if (profile !== this.#profile) {
+      this.#profile = profile;
+      this.#toolbox.close();
+      this.#toolbox = this.#newToolbox(profile);
+      // Before the model first speaks, so the voice may still change.
+      patch.voice = profile.voice;
+      patch.tools = [...this.#ownTools(profile), ...this.#toolbox.httpDefinitions];
+      patch.turnDetection = profile.turnDetection;
+      patch.transcriptionModel = profile.transcriptionModel;
+      this.#applyLimits();
+      this.#offerMcpTools();
+      this.#call.log.info({ profile: profile.name }, "Agent profile chosen at call start");
+    }
+    const filled = fillTemplate(profile.instructions, data);
     if (filled !== this.#instructions) {
       this.#instructions = filled;
-      this.#bridge.updateSession({ instructions: filled });
+      patch.instructions = filled;
     }
-    if (this.#config.GREETING) {
+    if (Object.keys(patch).length > 0) this.#bridge.updateSession(patch);
+    if (profile.greeting) {
       this.#bridge.requestResponse({
-        instructions: `${filled}\n\n${fillTemplate(this.#config.GREETING_INSTRUCTIONS, data)}`,
+        instructions: `${filled}\n\n${fillTemplate(profile.greetingInstructions, data)}`,
       });
     }
   }
@@ -489,14 +622,14 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       case "transfer_call": {
         const target = typeof args.target === "string" ? args.target : "";
         const reason = typeof args.reason === "string" ? args.reason : "transfer requested";
-        if (!this.#config.TRANSFER_TARGETS.includes(target)) {
+        if (!this.#profile.transferTargets.includes(target)) {
           this.#call.record("tool.transfer_refused", { target });
           this.#bridge.sendFunctionOutput(
             call.callId,
             JSON.stringify({
               ok: false,
               error: `Transfer refused: ${JSON.stringify(target)} is not an allowed target`,
-              allowedTargets: this.#config.TRANSFER_TARGETS,
+              allowedTargets: this.#profile.transferTargets,
             }),
             true,
           );
@@ -511,12 +644,19 @@ class PhoneAgent implements CallAgent, BridgeLeg {
         this.#afterSpeech(spoke ? 1 : 2, () => this.#transfer(target, reason));
         return;
       }
-      default:
+      default: {
+        const toolbox = this.#toolbox;
+        if (toolbox.has(call.name)) {
+          this.#call.record("tool.call", { name: call.name });
+          this.#runs.start(call.callId, () => toolbox.run(call.name, call.arguments));
+          return;
+        }
         this.#bridge.sendFunctionOutput(
           call.callId,
           JSON.stringify({ ok: false, error: `Unknown tool ${JSON.stringify(call.name)}` }),
           true,
         );
+      }
     }
   }
 

@@ -51,3 +51,9 @@ export {
   VoiceSessionError,
 } from "./errors.ts";
 export { type AudioSettings, MODEL_SAMPLE_RATE, type SampleFormat } from "./audio.ts";
+export {
+  type AnyClientTool,
+  type ArgumentSchema,
+  type ClientTool,
+  type ToolCallContext,
+} from "./tools.ts";

@@ -27,6 +27,8 @@ import {
   toMonoPcm16,
 } from "./audio.ts";
 import { concatBytes } from "../audio/pcm.ts";
+import type { AnyClientTool } from "./tools.ts";
+import { runTool, toolSpec } from "./tools.ts";
 import {
   ConfigurationError,
   ConnectionClosedError,
@@ -148,6 +150,8 @@ export interface VoiceSessionOptions {
   readonly turnDetection?: boolean | TurnDetectionOptions;
   /** Milliseconds `connect()` may take. Default 10000. */
   readonly connectTimeout?: number;
+  /** Functions the model may call; the app runs them (see {@linkcode VoiceSession.tools}). */
+  readonly tools?: readonly AnyClientTool[];
 }
 
 /** One piece of a streamed response: audio in the app's format, or transcript text. */
@@ -360,6 +364,10 @@ export class VoiceSession implements AsyncDisposable {
   #fatal: ServerError | undefined;
   /** The gateway's text limit, from `session.created` (older gateways do not say). */
   #maxTextChars = Infinity;
+  /** The app's tools by name. */
+  #tools = new Map<string, AnyClientTool>();
+  /** Tool calls being run, by call id (aborted on `tool.cancelled` and on close). */
+  readonly #toolCalls = new Map<string, AbortController>();
 
   #sessionId: string | undefined;
   #model: string | undefined;
@@ -414,6 +422,7 @@ export class VoiceSession implements AsyncDisposable {
       );
     }
     this.#protocols = options.token ? ["realtime", `bearer.${options.token}`] : undefined;
+    for (const tool of options.tools ?? []) this.#tools.set(tool.name, tool);
     if (options.agent && options.instructions !== undefined) {
       throw new ConfigurationError("Cannot use both agent and instructions: choose one");
     }
@@ -864,6 +873,7 @@ export class VoiceSession implements AsyncDisposable {
         );
       }
       await timer.race(this.#applySession(created.session));
+      if (this.#tools.size > 0) await timer.race(this.#applyTools());
       const wanted = this.#wantedTurnDetection ??
         (created.session.turn_detection.type === "none" ? { type: "server_vad" } : undefined);
       if (wanted) await timer.race(this.#applyTurnDetection(wanted));
@@ -894,6 +904,69 @@ export class VoiceSession implements AsyncDisposable {
     this.#send({ type: "session.update", session_update: update });
     const answer = await ack;
     if (answer.type === "session.update") this.#voice = answer.session.voice;
+  }
+
+  /**
+   * Sets the functions the model may call (replacing earlier ones); resolves once the gateway
+   * offers them. Before `connect()`, they are declared when it connects.
+   *
+   * @example A tool with a zod schema
+   * ```ts
+   * import { z } from "zod";
+   * import { VoiceSession } from "./mod.ts";
+   *
+   * const session = new VoiceSession({ url: "http://localhost:8000" });
+   * await session.tools([{
+   *   name: "get_weather",
+   *   description: "The weather in a city",
+   *   parameters: z.object({ city: z.string() }),
+   *   handler: ({ city }) => ({ city, forecast: "sunny" }),
+   * }]);
+   * ```
+   */
+  async tools(tools: readonly AnyClientTool[]): Promise<void> {
+    const next = new Map<string, AnyClientTool>();
+    for (const tool of tools) {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(tool.name) || next.has(tool.name)) {
+        throw new ConfigurationError(
+          `Cannot use tool ${
+            JSON.stringify(tool.name)
+          }: names are 1-64 letters, digits, '_' or '-', each once`,
+        );
+      }
+      next.set(tool.name, tool);
+    }
+    await this.#serial(async () => {
+      this.#tools = next;
+      if (this.isConnected) await this.#applyTools();
+    });
+  }
+
+  async #applyTools(): Promise<void> {
+    const ack = this.#expect("tools.updated", true);
+    this.#send({
+      type: "tools.update",
+      tools_update: { tools: [...this.#tools.values()].map(toolSpec) },
+    });
+    const timer = new Deadline("tools()", ACK_TIMEOUT_MS);
+    try {
+      await timer.race(ack);
+    } finally {
+      timer.clear();
+    }
+  }
+
+  /** The model called one of the app's tools: run it and answer. */
+  #onToolCall(call: { call_id: string; name: string; arguments: string }): void {
+    const abort = new AbortController();
+    this.#toolCalls.set(call.call_id, abort);
+    void runTool(this.#tools.get(call.name), call, { callId: call.call_id, signal: abort.signal })
+      .then((result) => {
+        if (this.#toolCalls.get(call.call_id) !== abort) return; // cancelled meanwhile
+        this.#toolCalls.delete(call.call_id);
+        if (!this.isConnected) return;
+        this.#send({ type: "tool.result", tool_result: { call_id: call.call_id, ...result } });
+      });
   }
 
   async #applyTurnDetection(setting: TurnDetectionSetting): Promise<void> {
@@ -1216,6 +1289,17 @@ export class VoiceSession implements AsyncDisposable {
         this.#emit("error", error);
         break;
       }
+      case "tool.call":
+        this.#onToolCall(message.tool_call);
+        break;
+      case "tool.cancelled": {
+        const abort = this.#toolCalls.get(message.tool_cancelled.call_id);
+        this.#toolCalls.delete(message.tool_cancelled.call_id);
+        abort?.abort(new Error(`The gateway cancelled the call: ${message.tool_cancelled.reason}`));
+        break;
+      }
+      case "tools.updated":
+        break;
       default:
         message satisfies never;
     }
@@ -1257,6 +1341,8 @@ export class VoiceSession implements AsyncDisposable {
   #onClose(socket: WebSocket, code: number, reason: string, opened: boolean): void {
     if (this.#socket !== socket) return;
     this.#socket = undefined;
+    for (const abort of this.#toolCalls.values()) abort.abort(new Error("The connection closed"));
+    this.#toolCalls.clear();
     const wasLive = this.isConnected;
     const expected = this.#disconnecting;
     const error = expected && !wasLive

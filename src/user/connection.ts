@@ -15,6 +15,14 @@ import type { GatewayMetrics, Outcome } from "../core/metrics.ts";
 import type { Span, Tracer } from "../core/tracing.ts";
 import { endSpan, gatewayTracer, logInContext, startScope } from "../core/tracing.ts";
 import { base64ByteLength } from "../audiocodes/messages.ts";
+import type { FunctionCall } from "../bridge/bridge.ts";
+import type { AgentProfile, ProfileSet } from "../agents/profile.ts";
+import { defaultProfile } from "../agents/profile.ts";
+import type { McpPool } from "../agents/tools.ts";
+import { ToolBox } from "../agents/tools.ts";
+import { ToolRuns } from "../agents/tool_runs.ts";
+import type { FunctionTool } from "../realtime/session_config.ts";
+import type { ClientToolSpec } from "./messages.ts";
 import { bridgeConfig } from "../bridge/from_config.ts";
 import type { ConnectionState, Effect, HandlerContext, LegObservation } from "./handlers.ts";
 import {
@@ -46,6 +54,8 @@ export const CLOSE_NORMAL = 1000;
 const FAULT_TEXT_MAX_CHARS = 4000;
 
 const APP = { route: "app" } as const;
+/** App tool calls that may wait for their answers at once. */
+const MAX_PENDING_CALLS = 16;
 const APP_IN = { route: "app", direction: "in" } as const;
 const APP_OUT = { route: "app", direction: "out" } as const;
 
@@ -72,6 +82,9 @@ export interface UserConnectionDeps {
   readonly newId: (prefix: string) => string;
   readonly metrics?: GatewayMetrics;
   readonly tracer?: Tracer;
+  /** Agent profiles in force (matched on route `app` and the user id). */
+  readonly profiles?: () => ProfileSet;
+  readonly mcp?: McpPool;
 }
 
 /** One live connection. */
@@ -158,9 +171,11 @@ export function serveUserSocket(
   const measure = (event: LegEvent): void => {
     switch (event.type) {
       case "speech.started":
+        callerSpeaking = true;
         if (responding) metrics?.bargeIns.inc(APP);
         return;
       case "speech.stopped":
+        callerSpeaking = false;
         startTurn("caller");
         return;
       case "response.started":
@@ -187,16 +202,46 @@ export function serveUserSocket(
     maxTextChars: config.MAX_TEXT_CHARS,
   };
   const language = "en";
+  const profile: AgentProfile = deps.profiles?.().match({ route: "app", userId }) ??
+    defaultProfile(config);
   let state: ConnectionState = {
     phase: "open",
     sessionId,
-    voice: config.VOICE,
+    voice: profile.voice,
     language,
-    instructions: config.INSTRUCTIONS,
+    instructions: profile.instructions,
     maxOutputTokens: undefined,
     turnDetection: turnDetectionInfo(CONFIG_TURN_DETECTION[config.TURN_DETECTION], ctx.vad),
     modelSpoken: false,
+    clientTools: [],
   };
+  /** The profile's HTTP and MCP tools, run by the gateway for this session. */
+  const toolbox = new ToolBox({
+    profile,
+    context: () => ({ profile: profile.name, sessionId, userId }),
+    ...(deps.mcp ? { mcp: deps.mcp } : {}),
+    log: deps.log.child({ sessionId }),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    timeoutMs: config.TOOL_TIMEOUT_MS,
+  });
+  let profileTools: FunctionTool[] = toolbox.httpDefinitions;
+  let clientTools: readonly ClientToolSpec[] = [];
+  /** The app's tool calls waiting for a `tool.result`. */
+  const pendingCalls = new Map<
+    string,
+    { readonly name: string; readonly finish: (output: string) => void }
+  >();
+  let runs: ToolRuns | undefined;
+  let callerSpeaking = false;
+  const allTools = (): FunctionTool[] => [
+    ...profileTools,
+    ...clientTools.map((t): FunctionTool => ({
+      type: "function",
+      name: t.name,
+      description: t.description,
+      parameters: t.parameters,
+    })),
+  ];
   let bucket: Bucket = fullBucket(config.REALTIME_RATE_LIMIT, clock.monotonic());
   let lastRateError = -Infinity;
   let lastActivity = clock.monotonic();
@@ -213,6 +258,13 @@ export function serveUserSocket(
     if (idleTimer !== undefined) clock.clearTimeout(idleTimer);
     if (expiryTimer !== undefined) clock.clearTimeout(expiryTimer);
     idleTimer = expiryTimer = undefined;
+    // Tools: nothing more runs or lands (the timers of pending app calls are cleared too).
+    runs?.close();
+    toolbox.close();
+    for (const [, call] of pendingCalls) {
+      call.finish(JSON.stringify({ ok: false, error: "closed" }));
+    }
+    pendingCalls.clear();
   };
   const close = (code: number, reason: string): void => {
     state = { phase: "closed" };
@@ -338,6 +390,39 @@ export function serveUserSocket(
         leg.requestInterrupt(effect.playedMs);
         bridge?.interrupt();
         return;
+      case "tools.declare":
+        clientTools = effect.tools;
+        bridge?.updateSession({ tools: allTools() });
+        return;
+      case "tools.result": {
+        const call = pendingCalls.get(effect.callId);
+        if (!call) {
+          send(errorMessage(
+            "invalid_message",
+            `Cannot accept tool.result: no tool call ${
+              JSON.stringify(effect.callId.slice(0, 64))
+            } is waiting`,
+          ));
+          return;
+        }
+        call.finish(effect.output);
+        return;
+      }
+      case "tools.cancel":
+        for (const [callId, call] of [...pendingCalls]) {
+          send({
+            type: "tool.cancelled",
+            tool_cancelled: {
+              call_id: callId,
+              reason: effect.reason,
+              timestamp: clock.now() / 1000,
+            },
+          });
+          call.finish(
+            JSON.stringify({ ok: false, error: `The user ${effect.reason} the tool call` }),
+          );
+        }
+        return;
       case "log":
         log[effect.level](effect.fields ?? {}, effect.message);
         return;
@@ -395,7 +480,7 @@ export function serveUserSocket(
         format: { type: "audio/pcm", rate: 24000 },
         instructions: composeInstructions(state.instructions, state.language),
         voice: state.voice,
-        tools: [],
+        tools: allTools(),
         turnDetection: gaTurnDetection(state.turnDetection),
         transcriptionModel: transcription === "off" || transcription === "" ? null : transcription,
         language: transcriptionLanguage(state.language),
@@ -404,6 +489,7 @@ export function serveUserSocket(
       leg: bridgeLeg,
       clock,
       log,
+      onFunctionCall: (call) => guard("tool call", () => onFunctionCall(call)),
       onFailed: (reason) =>
         guard("upstream failure", () => {
           metrics?.upstreamFailures.inc(APP);
@@ -416,7 +502,20 @@ export function serveUserSocket(
           });
         }),
     });
+    runs = new ToolRuns({
+      bridge,
+      clock,
+      fillerMs: config.TOOL_FILLER_MS,
+      callerSpeaking: () => callerSpeaking,
+    });
     bridge.start();
+    if (profile.mcpServers.length > 0) {
+      void toolbox.definitions().then((tools) => {
+        if (state.phase !== "open") return;
+        profileTools = tools;
+        bridge?.updateSession({ tools: allTools() });
+      });
+    }
     if (state.phase !== "open") return;
     send({
       type: "session.created",
@@ -432,6 +531,59 @@ export function serveUserSocket(
       },
     });
     log.info({}, "User connection opened");
+  };
+
+  /** The model called a tool: the profile's (run here) or the app's (`tool.call`). */
+  const onFunctionCall = (call: FunctionCall): void => {
+    if (!runs) return;
+    if (toolbox.has(call.name)) {
+      runs.start(call.callId, () => toolbox.run(call.name, call.arguments));
+      return;
+    }
+    if (!clientTools.some((t) => t.name === call.name) || pendingCalls.size >= MAX_PENDING_CALLS) {
+      bridge?.sendFunctionOutput(
+        call.callId,
+        JSON.stringify({ ok: false, error: `The tool "${call.name}" is not available` }),
+        true,
+      );
+      return;
+    }
+    const started = clock.monotonic();
+    runs.start(call.callId, () =>
+      new Promise<string>((resolve) => {
+        const timer = clock.setTimeout(() => {
+          send({
+            type: "tool.cancelled",
+            tool_cancelled: {
+              call_id: call.callId,
+              reason: "timeout",
+              timestamp: clock.now() / 1000,
+            },
+          });
+          finish(JSON.stringify({
+            ok: false,
+            error: `The app did not answer within ${config.TOOL_TIMEOUT_MS} ms`,
+          }));
+        }, config.TOOL_TIMEOUT_MS);
+        const finish = (output: string): void => {
+          if (!pendingCalls.delete(call.callId)) return;
+          clock.clearTimeout(timer);
+          const ok = !output.startsWith('{"ok":false');
+          metrics?.toolCalls.inc({ tool: call.name, outcome: ok ? "ok" : "error" });
+          metrics?.toolLatency.observe({ kind: "app" }, (clock.monotonic() - started) / 1000);
+          resolve(output);
+        };
+        pendingCalls.set(call.callId, { name: call.name, finish });
+        send({
+          type: "tool.call",
+          tool_call: {
+            call_id: call.callId,
+            name: call.name,
+            arguments: call.arguments,
+            timestamp: clock.now() / 1000,
+          },
+        });
+      }));
   };
 
   const onFrame = (data: unknown): void => {

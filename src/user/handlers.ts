@@ -10,6 +10,7 @@ import type { LegEvent } from "../bridge/bridge.ts";
 import type { SessionOptions } from "../realtime/session_config.ts";
 import type {
   ClientMessage,
+  ClientToolSpec,
   ErrorCode,
   ServerMessage,
   TurnDetectionInfo,
@@ -34,6 +35,8 @@ export type ConnectionState =
      * carries one, so the gateway stops offering it.
      */
     readonly modelSpoken: boolean;
+    /** Names of the tools the app declared (`tools.update`). */
+    readonly clientTools: readonly string[];
   }
   | { readonly phase: "closed" };
 
@@ -46,6 +49,12 @@ export type Effect =
   | { readonly type: "upstream.respond"; readonly response: Record<string, unknown> | undefined }
   | { readonly type: "upstream.session"; readonly patch: Partial<SessionOptions> }
   | { readonly type: "upstream.interrupt"; readonly playedMs: number | undefined }
+  /** The app's tools changed: offer them to the model (with the profile's own). */
+  | { readonly type: "tools.declare"; readonly tools: readonly ClientToolSpec[] }
+  /** The app answered a `tool.call`. */
+  | { readonly type: "tools.result"; readonly callId: string; readonly output: string }
+  /** Stop waiting for the app's running tool calls (the user interrupted). */
+  | { readonly type: "tools.cancel"; readonly reason: string }
   | {
     readonly type: "log";
     readonly level: "debug" | "info" | "warn";
@@ -298,12 +307,44 @@ export const handlers = {
   },
 
   "response.interrupt"(state, message) {
-    return same(state, {
-      type: "upstream.interrupt",
-      playedMs: message.response_interrupt?.played_ms,
-    });
+    return same(
+      state,
+      { type: "upstream.interrupt", playedMs: message.response_interrupt?.played_ms },
+      { type: "tools.cancel", reason: "interrupted" },
+    );
+  },
+
+  "tools.update"(state, message) {
+    const tools = message.tools_update.tools;
+    const names = tools.map((t) => t.name);
+    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+    if (duplicate !== undefined) {
+      return same(state, invalid(`Cannot update tools: "${duplicate}" is declared twice`));
+    }
+    const large = tools.find((t) => JSON.stringify(t.parameters).length > MAX_TOOL_SCHEMA_CHARS);
+    if (large !== undefined) {
+      return same(
+        state,
+        invalid(
+          `Cannot update tools: the parameters of "${large.name}" are over ${MAX_TOOL_SCHEMA_CHARS} characters`,
+        ),
+      );
+    }
+    return {
+      state: { ...state, clientTools: names },
+      effects: [{ type: "tools.declare", tools }, send({ type: "tools.updated", tools: names })],
+    };
+  },
+
+  "tool.result"(state, message) {
+    const { call_id: callId, output, error } = message.tool_result;
+    const text = output ?? JSON.stringify({ ok: false, error: error ?? "The tool gave no answer" });
+    return same(state, { type: "tools.result", callId, output: text });
   },
 } satisfies Handlers<ClientMessage>;
+
+/** Longest JSON schema of one app tool's parameters. */
+export const MAX_TOOL_SCHEMA_CHARS = 16_000;
 
 /** Dispatches one parsed message to its handler. */
 export function dispatch(

@@ -130,6 +130,40 @@ export const ResponseInterrupt = z.object({
 /** `response.interrupt` (extension). */
 export type ResponseInterrupt = z.infer<typeof ResponseInterrupt>;
 
+/** A tool the app offers the model (extension): the app runs it when the model calls it. */
+export const ClientToolSpec = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, '_' or '-'"),
+  description: z.string().max(2048).default(""),
+  /** JSON schema of the arguments (an object schema). */
+  parameters: z.record(z.string(), z.unknown()).default({ type: "object", properties: {} }),
+});
+/** A tool the app offers the model. */
+export type ClientToolSpec = z.infer<typeof ClientToolSpec>;
+
+/** Most tools one app session may declare. */
+export const MAX_CLIENT_TOOLS = 32;
+
+/** `tools.update` (extension): the app's tools, replacing any declared before. */
+export const ToolsUpdate = z.object({
+  type: z.literal("tools.update"),
+  tools_update: z.object({ tools: z.array(ClientToolSpec).max(MAX_CLIENT_TOOLS) }),
+});
+/** `tools.update` (extension). */
+export type ToolsUpdate = z.infer<typeof ToolsUpdate>;
+
+/** `tool.result` (extension): the answer to a `tool.call`, or why the tool failed. */
+export const ToolResult = z.object({
+  type: z.literal("tool.result"),
+  tool_result: z.object({
+    call_id: z.string().min(1).max(128),
+    /** What the model is told (JSON text is best); at most 16,000 characters. */
+    output: z.string().max(16_000).optional(),
+    error: z.string().max(2000).optional(),
+  }),
+});
+/** `tool.result` (extension). */
+export type ToolResult = z.infer<typeof ToolResult>;
+
 /** Every message a client may send, discriminated on `type`. */
 export const ClientMessage = z.discriminatedUnion("type", [
   SessionUpdate,
@@ -139,6 +173,8 @@ export const ClientMessage = z.discriminatedUnion("type", [
   InputAudioBufferCommit,
   ResponseCreate,
   ResponseInterrupt,
+  ToolsUpdate,
+  ToolResult,
 ]);
 /** Every message a client may send. */
 export type ClientMessage = z.infer<typeof ClientMessage>;
@@ -152,6 +188,8 @@ export const CLIENT_MESSAGE_TYPES: readonly ClientMessage["type"][] = [
   "input_audio_buffer.commit",
   "response.create",
   "response.interrupt",
+  "tools.update",
+  "tool.result",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -267,6 +305,24 @@ export const ServerMessage = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("response.interrupted"),
     response: z.object({ item_id: z.string().nullable(), played_ms: z.number(), timestamp }),
+  }),
+  /** The tools the model may now call on the app (answer to `tools.update`). */
+  z.object({ type: z.literal("tools.updated"), tools: z.array(z.string()) }),
+  /** The model calls one of the app's tools: answer with `tool.result`. */
+  z.object({
+    type: z.literal("tool.call"),
+    tool_call: z.object({
+      call_id: z.string(),
+      name: z.string(),
+      /** JSON text of the arguments, as the model wrote it. */
+      arguments: z.string(),
+      timestamp,
+    }),
+  }),
+  /** A `tool.call` no longer wanted (timed out, or the user interrupted): stop working on it. */
+  z.object({
+    type: z.literal("tool.cancelled"),
+    tool_cancelled: z.object({ call_id: z.string(), reason: z.string(), timestamp }),
   }),
 ]);
 /** Every message the gateway sends. */

@@ -15,6 +15,8 @@ import { CountPerKey, peerAddress } from "../core/peer.ts";
 import type { Mount } from "../server.ts";
 import type { GatewayMetrics } from "../core/metrics.ts";
 import type { Tracer } from "../core/tracing.ts";
+import type { ProfileSet } from "../agents/profile.ts";
+import type { McpPool } from "../agents/tools.ts";
 import { gatewayTracer } from "../core/tracing.ts";
 import type { Authenticator } from "./auth.ts";
 import { createAuthenticator, presentedCredentials, selectProtocol } from "./auth.ts";
@@ -38,6 +40,9 @@ export interface UserRealtimeOptions {
   readonly metrics?: GatewayMetrics;
   /** Traces app sessions (default: the gateway tracer, a no-op without OTel). */
   readonly tracer?: Tracer;
+  /** Agent profiles in force (app sessions match on route `app` and their user id). */
+  readonly profiles?: () => ProfileSet;
+  readonly mcp?: McpPool;
 }
 
 /** The mounted API and its live connections. */
@@ -83,6 +88,8 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
     newId,
     tracer: options.tracer ?? gatewayTracer(),
     ...(metrics ? { metrics } : {}),
+    ...(options.profiles ? { profiles: options.profiles } : {}),
+    ...(options.mcp ? { mcp: options.mcp } : {}),
   };
   const allowedOrigin = originAllowed(config.ALLOWED_ORIGINS);
   // Refusals are logged with the peer address, never the token; a flood of them is bounded.

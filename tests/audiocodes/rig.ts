@@ -68,12 +68,15 @@ export class Vaic implements AsyncDisposable {
   }
 
   /** initiate → accepted → start activity → userStream.start → started. */
-  async begin(formats: AudioCodesFormat[] = ["raw/mulaw"]): Promise<void> {
+  async begin(
+    formats: AudioCodesFormat[] = ["raw/mulaw"],
+    options: { botName?: string } = {},
+  ): Promise<void> {
     this.socket.send({
       type: "session.initiate",
       conversationId: this.conversationId,
       caller: "+14155550123",
-      botName: "test",
+      botName: options.botName ?? "test",
       expectAudioMessages: true,
       supportedMediaFormats: formats,
     });

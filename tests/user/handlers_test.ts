@@ -24,6 +24,7 @@ const OPEN: Extract<ConnectionState, { phase: "open" }> = {
     create_response: true,
   },
   modelSpoken: false,
+  clientTools: [],
 };
 const CTX: HandlerContext = {
   now: 1_700_000_000_123,
@@ -315,10 +316,15 @@ Deno.test("response.create and response.interrupt reach the Bridge", () => {
   );
   assert.deepEqual(
     run({ type: "response.interrupt", response_interrupt: { played_ms: 640 } }).effects,
-    [{ type: "upstream.interrupt", playedMs: 640 }],
+    [
+      { type: "upstream.interrupt", playedMs: 640 },
+      // The app's running tool calls are no longer wanted either.
+      { type: "tools.cancel", reason: "interrupted" },
+    ],
   );
   assert.deepEqual(run({ type: "response.interrupt" }).effects, [
     { type: "upstream.interrupt", playedMs: undefined },
+    { type: "tools.cancel", reason: "interrupted" },
   ]);
 });
 

@@ -47,13 +47,21 @@ Deno.test("parseClientFrame() accepts the extensions with and without payloads",
     { type: "response.interrupt" },
     { type: "response.interrupt", response_interrupt: { played_ms: 1200 } },
     { type: "ping" },
+    {
+      type: "tools.update",
+      tools_update: {
+        tools: [{ name: "get_weather", description: "Weather", parameters: { type: "object" } }],
+      },
+    },
+    { type: "tool.result", tool_result: { call_id: "call_1", output: '{"ok":true}' } },
+    { type: "tool.result", tool_result: { call_id: "call_2", error: "offline" } },
   ];
   for (const message of messages) {
     const parsed = parseClientFrame(JSON.stringify(message));
     assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
     assert.deepEqual(parsed.message, message);
   }
-  assert.equal(CLIENT_MESSAGE_TYPES.length, 7);
+  assert.equal(CLIENT_MESSAGE_TYPES.length, 9);
 });
 
 Deno.test("parseClientFrame() strips unknown fields", () => {

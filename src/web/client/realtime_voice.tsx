@@ -263,6 +263,9 @@ export function RealtimeVoice(props: RealtimeVoiceProps): React.JSX.Element {
       case "turn_detection.updated":
       case "session.ready":
       case "pong":
+      case "tools.updated":
+      case "tool.call":
+      case "tool.cancelled":
         return;
       default:
         message satisfies never;
