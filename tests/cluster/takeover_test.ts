@@ -30,6 +30,21 @@ function replayed(tap: RealtimeTap, session: number): { role: string; text: stri
   });
 }
 
+/**
+ * The upstream session the new owner opened: the first one, from `from` on, that replays
+ * conversation items (found by content, not by number: under load an instance may reconnect).
+ */
+async function replaySession(tap: RealtimeTap, from: number, items: number): Promise<number> {
+  const first = await tap.waitFor((e) =>
+    e.session >= from && e.from === "client" && e.event.type === "conversation.item.create"
+  );
+  await eventually(
+    () => replayed(tap, first.session).length >= items || undefined,
+    "every replayed item",
+  );
+  return first.session;
+}
+
 /** One caller turn: speech, then silence so the VAD ends it; resolves at the reply's end. */
 async function turn(leg: CallLeg): Promise<Record<string, unknown>> {
   await leg.stream(await fixture("short_24k.wav"));
@@ -70,13 +85,13 @@ Deno.test("a call dropped on instance A resumes on instance B with its conversat
   assert.deepEqual(answer, { type: "session.accepted", mediaFormat: "raw/mulaw" });
 
   // B opened its own upstream session and replayed the earlier turns to it.
-  await rig.tap.waitFor((e) => e.session === sessionsOnA && e.event.type === "session.updated");
-  assert.deepEqual(replayed(rig.tap, sessionsOnA), [
+  const onB = await replaySession(rig.tap, sessionsOnA, 2);
+  assert.deepEqual(replayed(rig.tap, onB), [
     { role: "user", text: callerText },
     { role: "assistant", text: botText },
   ]);
   // No second greeting on B.
-  assert.equal(sentIn(rig.tap, sessionsOnA, "response.create").length, 0);
+  assert.equal(sentIn(rig.tap, onB, "response.create").length, 0);
 
   // The next utterance is answered, on a new play stream.
   await second.openStream();
@@ -92,9 +107,9 @@ Deno.test("a call dropped on instance A resumes on instance B with its conversat
   const health = await probe(a, "/health");
   assert.equal((health.body.calls as { active: number }).active, 0);
   assert.equal((health.body.calls as { detached: number }).detached, 0);
-  const onB = await probe(b, "/health");
-  assert.equal((onB.body.calls as { takenOver: number }).takenOver, 1);
-  const cluster = onB.body.cluster as { instances: number; redis: string };
+  const healthB = await probe(b, "/health");
+  assert.equal((healthB.body.calls as { takenOver: number }).takenOver, 1);
+  const cluster = healthB.body.cluster as { instances: number; redis: string };
   assert.equal(cluster.redis, "up");
   assert.equal(cluster.instances, 2);
 });
@@ -128,8 +143,8 @@ Deno.test("a call on a killed instance resumes elsewhere once its owner lease ex
   const waited = performance.now() - killedAt;
   assert.deepEqual(answer, { type: "session.accepted", mediaFormat: "raw/mulaw" });
   assert.ok(waited <= TEST_LEASE_MS + 1000, `resumed ${Math.round(waited)} ms after the kill`);
-  await rig.tap.waitFor((e) => e.session === sessionsOnA && e.event.type === "session.updated");
-  assert.deepEqual(replayed(rig.tap, sessionsOnA).map((r) => r.role), ["user", "assistant"]);
+  const onB = await replaySession(rig.tap, sessionsOnA, 2);
+  assert.deepEqual(replayed(rig.tap, onB).map((r) => r.role), ["user", "assistant"]);
   await second.openStream();
   await turn(second);
 });
