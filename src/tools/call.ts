@@ -31,6 +31,13 @@ export const DEFAULT_OFFER: readonly AudioCodesFormat[] = [
   "raw/alaw",
 ];
 
+/** A text the caller sends at a point of the user stream (a VAIC `message` activity). */
+export interface TextInput {
+  readonly text: string;
+  /** Audio time in ms from the start of the user stream; default: when the WAV audio ends. */
+  readonly atMs?: number;
+}
+
 /** Where the simulator connects by default. */
 export const DEFAULT_URL = "ws://127.0.0.1:8000/ws";
 
@@ -76,6 +83,8 @@ export interface CallOptions {
   /** Multiple of real time for pacing; 0 sends as fast as possible. Default 1. */
   readonly speed?: number;
   readonly dtmf?: readonly DtmfPress[];
+  /** Texts the caller sends (VAIC `message` activities), e.g. to drive the engine's tools. */
+  readonly texts?: readonly TextInput[];
   /** Default `"reply"`. */
   readonly waitUntil?: WaitUntil;
   /** Longest wait after the audio, in ms; default 15000. */
@@ -801,9 +810,18 @@ class SimulatedCall {
     const speechFrames = leadFrames + audioFrames;
     const totalFrames = speechFrames + tailFrames;
     const defaultDtmfAt = speechFrames * frameMs;
-    const dtmf = (o.dtmf ?? [])
-      .map((press) => ({ digits: press.digits, atMs: press.atMs ?? defaultDtmfAt }))
-      .sort((a, b) => a.atMs - b.atMs);
+    const dtmf = [
+      ...(o.dtmf ?? []).map((press) => ({
+        digits: press.digits,
+        text: undefined,
+        atMs: press.atMs ?? defaultDtmfAt,
+      })),
+      ...(o.texts ?? []).map((input) => ({
+        digits: undefined,
+        text: input.text,
+        atMs: input.atMs ?? defaultDtmfAt,
+      })),
+    ].sort((a, b) => a.atMs - b.atMs);
     const last = new Uint8Array(frameBytes).fill(silenceByte);
 
     let frame = 0;
@@ -813,18 +831,17 @@ class SimulatedCall {
     const sendDtmf = (upToMs: number) => {
       while (dtmf.length > 0 && dtmf[0]!.atMs <= upToMs) {
         const press = dtmf.shift()!;
+        const common = { id: this.#newId(), timestamp: new Date(this.#clock.now()).toISOString() };
         this.#send({
           type: "activities",
           conversationId,
-          activities: [{
-            id: this.#newId(),
-            timestamp: new Date(this.#clock.now()).toISOString(),
-            type: "event",
-            name: "DTMF",
-            value: press.digits,
-          }],
+          activities: [
+            press.text === undefined
+              ? { ...common, type: "event", name: "DTMF", value: press.digits }
+              : { ...common, type: "message", text: press.text },
+          ],
         });
-        this.#dtmfSent.push(press.digits);
+        if (press.digits !== undefined) this.#dtmfSent.push(press.digits);
       }
     };
     const markSpeechEnd = () => {
@@ -1225,6 +1242,9 @@ Options:
   --frame-ms MS          duration of one userStream.chunk (default 20)
   --lead-silence-ms MS   silence before the audio (default 0)
   --tail-silence-ms MS   silence after the audio (default 1500)
+  --text TEXT[@MS]       the caller sends TEXT (a message activity) at MS of the user stream,
+                         repeatable; e.g. --text 'call get_balance {"account":"A-17"}' makes the
+                         local engine call that tool
   --dtmf DIGITS[@MS]     press DIGITS at MS of the user stream (default: when the audio ends);
                          repeatable
   --wait-until WHAT      reply: stop when the bot's reply has played (default);
@@ -1319,6 +1339,7 @@ function parseCliArgs(args: readonly string[]): CliArgs | "help" {
       "lead-silence-ms": { type: "string" },
       "tail-silence-ms": { type: "string" },
       dtmf: { type: "string", multiple: true },
+      text: { type: "string", multiple: true },
       "wait-until": { type: "string" },
       "wait-ms": { type: "string" },
       "timeout-ms": { type: "string" },
@@ -1352,6 +1373,12 @@ function parseCliArgs(args: readonly string[]): CliArgs | "help" {
       ? { digits: match[1]! }
       : { digits: match[1]!, atMs: Number(match[2]) };
   });
+  const texts = (values.text ?? []).map((spec): TextInput => {
+    const match = spec.match(/^([\s\S]*?)(?:@(\d+))?$/);
+    const text = match?.[1] ?? spec;
+    if (text.trim() === "") throw new TypeError("Cannot parse --text: the text is empty");
+    return match?.[2] === undefined ? { text } : { text, atMs: Number(match[2]) };
+  });
   const formats = values.formats?.split(",").map((f) => f.trim()).filter((f) => f !== "");
   if (formats !== undefined && formats.length === 0) {
     throw new TypeError("Cannot parse --formats: the list is empty");
@@ -1383,6 +1410,7 @@ function parseCliArgs(args: readonly string[]): CliArgs | "help" {
     leadSilenceMs: number("lead-silence-ms", values["lead-silence-ms"]),
     tailSilenceMs: number("tail-silence-ms", values["tail-silence-ms"]),
     dtmf,
+    texts,
     waitUntil,
     waitMs: number("wait-ms", values["wait-ms"]),
     timeoutMs: number("timeout-ms", values["timeout-ms"]),

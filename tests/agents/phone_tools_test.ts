@@ -9,6 +9,8 @@ import type { Rig } from "../audiocodes/rig.ts";
 import { startRig, Vaic } from "../audiocodes/rig.ts";
 import type { TappedEvent } from "../realtime_tap.ts";
 import { TIMEOUT_SCALE } from "../json_socket.ts";
+import { wsUrl } from "../helpers.ts";
+import { runCall } from "../../src/tools/call.ts";
 
 interface ToolRequest {
   readonly path: string;
@@ -281,6 +283,31 @@ Deno.test("MCP tools are listed, offered to the model and called by the gateway"
     assert.deepEqual(mcp.calls, [{ order: "O-9" }]);
   } finally {
     await mcp.server.shutdown();
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("the simulator places a call that exercises a tool (--text)", async () => {
+  const tools = toolServer();
+  const path = await agentsFile([{
+    name: "bank",
+    tools: [tool("get_balance", `${tools.url}/balance`)],
+  }]);
+  try {
+    await using rig = await startRig({ AGENTS_FILE: path, GREETING: "false" });
+    const report = await runCall({
+      url: wsUrl(rig.app, "/ws"),
+      formats: ["raw/mulaw"],
+      texts: [{ text: 'call get_balance {"account":"A-17"}' }],
+      tailSilenceMs: 200,
+      speed: 0,
+      waitUntil: "reply",
+    });
+    assert.deepEqual(report.violations, []);
+    assert.equal(tools.requests.length, 1);
+    assert.ok(report.playStreams.length >= 1, "the reply about the balance was played");
+  } finally {
+    await tools.server.shutdown();
     await Deno.remove(path);
   }
 });

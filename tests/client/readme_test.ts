@@ -64,6 +64,7 @@ Deno.test("the README's VoiceSession example runs against a live gateway", async
     const out = run.stdout;
     assert.match(out, /^connected: session sess_\S+, model gpt-realtime, voice alloy$/m);
     assert.match(out, /^reply: "You said: “Hello, how are you\?”", \d+(\.\d+)? ms of audio$/m);
+    assert.match(out, /^tool reply: "The tool returned: .*A-17.*shipped.*"$/m);
     assert.match(out, /^user: \([\d.]+ seconds of speech\)$/m);
     assert.match(out, /^you spoke for \d+(\.\d+)? ms$/m);
     assert.match(out, /^assistant: I heard [\d.]+ seconds of speech\.$/m);
