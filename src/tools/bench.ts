@@ -98,6 +98,11 @@ export interface BenchOptions {
    * (off with `calibrate` or `url`).
    */
   readonly relay?: boolean;
+  /**
+   * Which goes first at odd steps (even steps swap): the gateway (default) or the relay. A
+   * single run has one step, so alternate this between rounds.
+   */
+  readonly relayFirst?: boolean;
   /** `UPSTREAM_CLIENT` of the gateway and the relay: `ws` (default) or `native`. */
   readonly upstreamClient?: "ws" | "native";
   /** The gateway's `UPSTREAM_POOL_SIZE` (default 0). */
@@ -223,7 +228,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const runStep = async (plan: StepPlan, measured: boolean): Promise<StepReport> => {
     const relay = processes.relay;
     if (!relay) return await runOne(plan, measured, processes.gateway);
-    const relayFirst = plan.step % 2 === 0;
+    const relayFirst = (plan.step % 2 === 0) !== (options.relayFirst ?? false);
     const first = await runOne(plan, measured, relayFirst ? relay : processes.gateway);
     if (options.signal?.aborted) return first;
     const second = await runOne(plan, measured, relayFirst ? processes.gateway : relay);
@@ -861,6 +866,8 @@ Options:
                        the floor of the harness on this machine
   --no-relay           skip the null relay that is otherwise measured at every step next to the
                        gateway (same upstream client, alternating), with the gateway's ratios
+  --relay-first        measure the relay before the gateway (at odd steps; a single run has one:
+                       alternate this between rounds)
   --upstream-client C  ws (default) or native: UPSTREAM_CLIENT of the gateway and the relay
   --pool N             the gateway's UPSTREAM_POOL_SIZE (default 0)
   --handshake-delay-ms MS
@@ -950,6 +957,7 @@ function parseCli(args: readonly string[]): Cli | "help" {
       profile: { type: "string" },
       realtime: { type: "boolean" },
       "no-relay": { type: "boolean" },
+      "relay-first": { type: "boolean" },
       "upstream-client": { type: "string" },
       pool: { type: "string" },
       "handshake-delay-ms": { type: "string" },
@@ -1022,6 +1030,7 @@ function parseCli(args: readonly string[]): Cli | "help" {
     ...(values.profile === undefined ? {} : { profile: values.profile }),
     ...(values.realtime ? { realtime: true } : {}),
     ...(values["no-relay"] ? { relay: false } : {}),
+    ...(values["relay-first"] ? { relayFirst: true } : {}),
     ...(upstreamClient === undefined ? {} : { upstreamClient }),
     ...(values.pool === undefined ? {} : { pool: int("pool", values.pool, 0)! }),
     ...(values["handshake-delay-ms"] === undefined
