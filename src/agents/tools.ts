@@ -266,7 +266,8 @@ export class ToolBox {
   }
 }
 
-function parseArgs(text: string): Record<string, unknown> {
+/** A function call's JSON arguments as an object (`{}` when they are not a JSON object). */
+export function parseArgs(text: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(text);
     return typeof value === "object" && value !== null && !Array.isArray(value)

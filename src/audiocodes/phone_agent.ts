@@ -24,7 +24,7 @@ import type { AgentSnapshot } from "../cluster/call_record.ts";
 import type { AgentProfile, ProfileSet } from "../agents/profile.ts";
 import { defaultProfile, profileSet } from "../agents/profile.ts";
 import type { McpPool } from "../agents/tools.ts";
-import { ToolBox } from "../agents/tools.ts";
+import { parseArgs, ToolBox } from "../agents/tools.ts";
 import { ToolRuns } from "../agents/tool_runs.ts";
 import { clip } from "../core/bounded_log.ts";
 import { eventName } from "./handlers.ts";
@@ -702,16 +702,5 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     this.#metrics?.upstreamFailures.inc(PHONE);
     this.#call.log.error({ reason }, "Ending call: the model is unavailable");
     this.#hangup(reason);
-  }
-}
-
-function parseArgs(text: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value))
-      : {};
-  } catch {
-    return {};
   }
 }
