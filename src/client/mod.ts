@@ -24,21 +24,21 @@
  * @module
  */
 export {
-  type Agent,
   type Interruption,
   type ResponseChunk,
   type Role,
-  SessionState,
+  type VoiceResponse,
+} from "./response_stream.ts";
+export { type Utterance } from "./audio_timeline.ts";
+export {
+  type Agent,
   type TurnDetection,
   type TurnDetectionOptions,
-  type Utterance,
   type Voice,
-  type VoiceResponse,
-  VoiceSession,
-  type VoiceSessionEvents,
   type VoiceSessionOptions,
-  type WaitOptions,
-} from "./voice_session.ts";
+} from "./options.ts";
+export { SessionState, type VoiceSessionEvents } from "./session_state.ts";
+export { VoiceSession, type WaitOptions } from "./voice_session.ts";
 export {
   AudioFormatError,
   type ClientErrorCode,

@@ -8,28 +8,26 @@
  * check the base64.
  */
 import { z } from "zod";
+import type * as wire from "../protocol/user_api.ts";
+import {
+  EAGERNESS,
+  LANGUAGE_PATTERN,
+  MAX_CLIENT_TOOLS,
+  MAX_INSTRUCTIONS_CHARS,
+  MAX_TOOL_DESCRIPTION_CHARS,
+  MAX_TOOL_ERROR_CHARS,
+  MAX_TOOL_OUTPUT_CHARS,
+  TOOL_NAME_PATTERN,
+  VOICES,
+} from "../protocol/user_api.ts";
+
+export { MAX_CLIENT_TOOLS, type Voice, VOICES } from "../protocol/user_api.ts";
 
 // ---------------------------------------------------------------------------------------------
 // client → gateway
 
-/** Voices of the GA service (openai-realtime.md §2.1). */
-export const VOICES = [
-  "alloy",
-  "ash",
-  "ballad",
-  "coral",
-  "echo",
-  "sage",
-  "shimmer",
-  "verse",
-  "marin",
-  "cedar",
-] as const;
-/** A GA voice name. */
-export type Voice = typeof VOICES[number];
-
 /** A language code such as `en` or `pt-BR`. */
-const language = z.string().regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "a language code");
+const language = z.string().regex(LANGUAGE_PATTERN, "a language code");
 
 /** `session.update` (seed): voice, language, instructions; temperature is accepted and ignored. */
 export const SessionUpdate = z.object({
@@ -37,7 +35,7 @@ export const SessionUpdate = z.object({
   session_update: z.object({
     voice: z.enum(VOICES).optional(),
     language: language.optional(),
-    instructions: z.string().max(16_000).optional(),
+    instructions: z.string().max(MAX_INSTRUCTIONS_CHARS).optional(),
     /** The GA service has no temperature: accepted for compatibility, ignored. */
     temperature: z.number().optional(),
     /** Mapped to GA `max_output_tokens`. */
@@ -85,7 +83,7 @@ export const TurnDetectionSetting = z.discriminatedUnion("type", [
   }),
   z.object({
     type: z.literal("semantic_vad"),
-    eagerness: z.enum(["low", "medium", "high", "auto"]).optional(),
+    eagerness: z.enum(EAGERNESS).optional(),
     create_response: z.boolean().optional(),
   }),
   /** Manual turns: the client commits with `input_audio_buffer.commit`. */
@@ -113,7 +111,8 @@ export type InputAudioBufferCommit = z.infer<typeof InputAudioBufferCommit>;
 /** `response.create` (extension): asks the model to speak now, optionally with instructions. */
 export const ResponseCreate = z.object({
   type: z.literal("response.create"),
-  response_create: z.object({ instructions: z.string().max(16_000).optional() }).optional(),
+  response_create: z.object({ instructions: z.string().max(MAX_INSTRUCTIONS_CHARS).optional() })
+    .optional(),
 });
 /** `response.create` (extension). */
 export type ResponseCreate = z.infer<typeof ResponseCreate>;
@@ -132,16 +131,13 @@ export type ResponseInterrupt = z.infer<typeof ResponseInterrupt>;
 
 /** A tool the app offers the model (extension): the app runs it when the model calls it. */
 export const ClientToolSpec = z.object({
-  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, '_' or '-'"),
-  description: z.string().max(2048).default(""),
+  name: z.string().regex(TOOL_NAME_PATTERN, "1-64 letters, digits, '_' or '-'"),
+  description: z.string().max(MAX_TOOL_DESCRIPTION_CHARS).default(""),
   /** JSON schema of the arguments (an object schema). */
   parameters: z.record(z.string(), z.unknown()).default({ type: "object", properties: {} }),
 });
 /** A tool the app offers the model. */
 export type ClientToolSpec = z.infer<typeof ClientToolSpec>;
-
-/** Most tools one app session may declare. */
-export const MAX_CLIENT_TOOLS = 32;
 
 /** `tools.update` (extension): the app's tools, replacing any declared before. */
 export const ToolsUpdate = z.object({
@@ -157,8 +153,8 @@ export const ToolResult = z.object({
   tool_result: z.object({
     call_id: z.string().min(1).max(128),
     /** What the model is told (JSON text is best); at most 16,000 characters. */
-    output: z.string().max(16_000).optional(),
-    error: z.string().max(2000).optional(),
+    output: z.string().max(MAX_TOOL_OUTPUT_CHARS).optional(),
+    error: z.string().max(MAX_TOOL_ERROR_CHARS).optional(),
   }),
 });
 /** `tool.result` (extension). */
@@ -179,6 +175,14 @@ export const ClientMessage = z.discriminatedUnion("type", [
 /** Every message a client may send. */
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
+/** True when `A` and `B` accept the same values (a compile-time check). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// What this schema accepts is the protocol module's ClientMessage, which clients send: a
+// compile error here means the two drifted apart.
+true satisfies Same<z.input<typeof ClientMessage>, wire.ClientMessage>;
+true satisfies Same<z.input<typeof TurnDetectionSetting>, wire.TurnDetectionSetting>;
+true satisfies Same<z.input<typeof ClientToolSpec>, wire.ClientToolSpec>;
+
 /** The client message types, for error messages and docs. */
 export const CLIENT_MESSAGE_TYPES: readonly ClientMessage["type"][] = [
   "session.update",
@@ -193,159 +197,17 @@ export const CLIENT_MESSAGE_TYPES: readonly ClientMessage["type"][] = [
 ];
 
 // ---------------------------------------------------------------------------------------------
-// gateway → client
+// gateway → client: guards and types in the protocol module (the clients check with them)
 
-/** Seconds since the epoch with milliseconds, as the seed's `timestamp` fields. */
-const timestamp = z.number();
-
-/** What the gateway tells a client about its session. */
-export const SessionInfo = z.object({
-  id: z.string(),
-  voice: z.string(),
-  language: z.string(),
-});
-/** What the gateway tells a client about its session. */
-export type SessionInfo = z.infer<typeof SessionInfo>;
-
-/** The effective turn detection (`type: "none"` for manual turns). */
-export const TurnDetectionInfo = z.discriminatedUnion("type", [
-  z.object({
-    type: z.literal("server_vad"),
-    threshold: z.number(),
-    prefix_padding_ms: z.number(),
-    silence_duration_ms: z.number(),
-    create_response: z.boolean(),
-  }),
-  z.object({
-    type: z.literal("semantic_vad"),
-    eagerness: z.enum(["low", "medium", "high", "auto"]),
-    create_response: z.boolean(),
-  }),
-  z.object({ type: z.literal("none") }),
-]);
-/** The effective turn detection. */
-export type TurnDetectionInfo = z.infer<typeof TurnDetectionInfo>;
-
-/** Limits a session runs under, so that clients can stay within them. */
-export const SessionLimits = z.object({
-  /** Longest `input_text`, characters. */
-  max_text_chars: z.number(),
-  /** The session is closed (`idle_timeout`) after this long without a client message. */
-  idle_timeout_ms: z.number(),
-  /** The session is closed (`session_expired`) this long after it opened. */
-  max_session_ms: z.number(),
-});
-/** Limits a session runs under. */
-export type SessionLimits = z.infer<typeof SessionLimits>;
-
-/** Every message the gateway sends, discriminated on `type`. */
-export const ServerMessage = z.discriminatedUnion("type", [
-  // seed
-  z.object({ type: z.literal("session.update"), session: SessionInfo }),
-  z.object({
-    type: z.literal("response.audio"),
-    response: z.object({ audio: z.string(), timestamp }),
-  }),
-  z.object({
-    type: z.literal("response.delta"),
-    response: z.object({ delta: z.object({ content: z.string() }), timestamp }),
-  }),
-  z.object({
-    type: z.literal("response.done"),
-    response: z.object({
-      usage: z.object({ input_tokens: z.number(), output_tokens: z.number() }),
-      timestamp,
-    }),
-  }),
-  z.object({
-    type: z.literal("error"),
-    error: z.object({ code: z.string(), message: z.string() }),
-  }),
-  z.object({ type: z.literal("pong"), timestamp }),
-  // extensions
-  z.object({
-    type: z.literal("session.created"),
-    session: SessionInfo.extend({
-      model: z.string(),
-      turn_detection: TurnDetectionInfo,
-      /** The gateway's limits for this session (absent from older gateways). */
-      limits: SessionLimits.optional(),
-    }),
-  }),
-  z.object({ type: z.literal("turn_detection.updated"), turn_detection: TurnDetectionInfo }),
-  /** The model is connected and configured (again, after an upstream reconnect). */
-  z.object({ type: z.literal("session.ready"), session: z.object({ timestamp }) }),
-  /** `audio_start_ms`: where the speech starts in all audio the client sent (ms, 0 = first). */
-  z.object({
-    type: z.literal("speech.started"),
-    speech: z.object({ audio_start_ms: z.number(), timestamp }),
-  }),
-  /** `audio_end_ms`: where the speech ends in all audio the client sent (ms). */
-  z.object({
-    type: z.literal("speech.stopped"),
-    speech: z.object({ audio_end_ms: z.number(), timestamp }),
-  }),
-  z.object({ type: z.literal("speech.committed"), speech: z.object({ timestamp }) }),
-  z.object({
-    type: z.literal("input.transcript"),
-    transcript: z.object({ text: z.string(), final: z.boolean(), timestamp }),
-  }),
-  z.object({
-    type: z.literal("response.started"),
-    response: z.object({ id: z.string(), timestamp }),
-  }),
-  z.object({
-    type: z.literal("response.transcript"),
-    response: z.object({ item_id: z.string(), transcript: z.string(), timestamp }),
-  }),
-  z.object({
-    type: z.literal("response.audio.done"),
-    response: z.object({ item_id: z.string(), timestamp }),
-  }),
-  z.object({
-    type: z.literal("response.interrupted"),
-    response: z.object({ item_id: z.string().nullable(), played_ms: z.number(), timestamp }),
-  }),
-  /** The tools the model may now call on the app (answer to `tools.update`). */
-  z.object({ type: z.literal("tools.updated"), tools: z.array(z.string()) }),
-  /** The model calls one of the app's tools: answer with `tool.result`. */
-  z.object({
-    type: z.literal("tool.call"),
-    tool_call: z.object({
-      call_id: z.string(),
-      name: z.string(),
-      /** JSON text of the arguments, as the model wrote it. */
-      arguments: z.string(),
-      timestamp,
-    }),
-  }),
-  /** A `tool.call` no longer wanted (timed out, or the user interrupted): stop working on it. */
-  z.object({
-    type: z.literal("tool.cancelled"),
-    tool_cancelled: z.object({ call_id: z.string(), reason: z.string(), timestamp }),
-  }),
-]);
-/** Every message the gateway sends. */
-export type ServerMessage = z.infer<typeof ServerMessage>;
-
-/** Error codes the gateway sends in `error` messages. */
-export const ERROR_CODES = [
-  "invalid_message",
-  "rate_limited",
-  "message_too_large",
-  "upstream_unavailable",
-  "upstream_error",
-  /** No client message for APP_IDLE_TIMEOUT_MS; closed 1000. */
-  "idle_timeout",
-  /** The session reached APP_MAX_SESSION_MS; closed 1000. */
-  "session_expired",
-  /** A fault in the gateway ended this session; closed 1011. */
-  "internal_error",
-  /** The gateway is shutting down (the end of a drain); closed 1001. */
-  "server_shutting_down",
-] as const;
-/** Error codes the gateway sends in `error` messages. */
-export type ErrorCode = typeof ERROR_CODES[number];
+export {
+  CLOSING_ERROR_CODES,
+  ERROR_CODES,
+  type ErrorCode,
+  ServerMessage,
+  SessionInfo,
+  SessionLimits,
+  TurnDetectionInfo,
+} from "../protocol/user_api.ts";
 
 /** A parse result: the message, or why it was refused (safe to show the client). */
 export type ParsedClientFrame =
