@@ -5,6 +5,8 @@
  * interrupt, and follow it all through a state machine and events.
  *
  * Audio is PCM16 mono at 24 kHz unless {@linkcode VoiceSession.configureAudio} says otherwise.
+ * In browsers, {@linkcode startMicrophone}, {@linkcode AudioPlayer} and
+ * {@linkcode playResponses} give a session a microphone and a speaker.
  *
  * @example A spoken turn and its reply (against `deno task start` on localhost:8000)
  * ```ts ignore
@@ -57,3 +59,16 @@ export {
   type ClientTool,
   type ToolCallContext,
 } from "./tools.ts";
+export {
+  type AudioBufferSourceLike,
+  type AudioContextLike,
+  type AudioNodeLike,
+  AudioPlayer,
+  type MediaStreamLike,
+  type Microphone,
+  type MicrophoneOptions,
+  openAudioContext,
+  playResponses,
+  startMicrophone,
+} from "./browser.ts";
+export { installPcmCapture, pcmCaptureSource } from "./pcm_worklet.ts";

@@ -101,10 +101,10 @@ h2 { font-size: 15px; margin: 0; letter-spacing: -.005em; }
 .orb-speaking .bar { animation: talk .9s ease-in-out infinite; }
 .orb-speaking .bar:nth-child(2) { animation-delay: .15s; } .orb-speaking .bar:nth-child(3) { animation-delay: .3s; }
 .orb-speaking .bar:nth-child(4) { animation-delay: .45s; } .orb-speaking .bar:nth-child(5) { animation-delay: .6s; }
-.orb-user .orb-core { transform: scale(1.04); }
-.orb-user .bar { height: 26px; } .orb-user .bar:nth-child(odd) { height: 16px; }
-.orb-thinking .orb-core { animation: pulse 1.4s ease-in-out infinite; }
-.orb-listening .bar { height: 8px; }
+.orb-listening .orb-core { transform: scale(1.04); }
+.orb-listening .bar { height: 26px; } .orb-listening .bar:nth-child(odd) { height: 16px; }
+.orb-processing .orb-core { animation: pulse 1.4s ease-in-out infinite; }
+.orb-connected .bar { height: 8px; }
 @keyframes talk { 0%, 100% { height: 10px; } 50% { height: 40px; } }
 @keyframes pulse { 50% { transform: scale(.95); filter: brightness(1.12); } }
 .phase { margin: 0 0 18px; color: var(--muted); font-weight: 500; text-align: center; min-height: 1.5em; }

@@ -55,7 +55,7 @@ Deno.test({
     const transcript = page.getByTestId("transcript");
     await transcript.getByText(/I heard [\d.]+ seconds of speech/).waitFor({ timeout: 30_000 });
     await page.locator('[data-testid="audio-received"]:not([data-chunks="0"])').waitFor();
-    await page.locator('[data-testid="phase"][data-phase="listening"]').waitFor({
+    await page.locator('[data-testid="phase"][data-phase="CONNECTED"]').waitFor({
       timeout: 30_000,
     });
 
@@ -65,7 +65,7 @@ Deno.test({
     await transcript.getByText("You said: “What's the weather like on Mars?”").waitFor({
       timeout: 30_000,
     });
-    await page.locator('[data-testid="phase"][data-phase="listening"]').waitFor({
+    await page.locator('[data-testid="phase"][data-phase="CONNECTED"]').waitFor({
       timeout: 30_000,
     });
 
