@@ -46,7 +46,9 @@ function parseTrace(text: string, port: number): SocketTrace {
       else open.delete(Number(connect[1]));
       continue;
     }
-    const accepted = /accept4\(.*\) = (\d+)\s*$/.exec(line);
+    // A call another thread interrupts is split: `accept4(… <unfinished ...>` and
+    // `<... accept4 resumed>…) = fd`.
+    const accepted = /accept4(?:\(| resumed>).*\) = (\d+)\s*$/.exec(line);
     if (accepted) {
       track(Number(accepted[1]), "accepted");
       continue;
