@@ -311,3 +311,66 @@ Deno.test("the simulator places a call that exercises a tool (--text)", async ()
     await Deno.remove(path);
   }
 });
+
+Deno.test("a changed agents file applies to the next call; the live call keeps its profile", async () => {
+  const path = await agentsFile([{ name: "p", voice: "cedar" }]);
+  try {
+    await using rig = await startRig({
+      AGENTS_FILE: path,
+      AGENTS_RELOAD_MS: "100",
+      GREETING: "false",
+    });
+    const voiceOf = (e: TappedEvent) =>
+      (e.event.session as { audio?: { output?: { voice?: string } } }).audio?.output?.voice;
+    await using first = new Vaic(rig.app);
+    await first.begin(["raw/mulaw"]);
+    await rig.tap.waitFor((e) => e.event.type === "session.update" && voiceOf(e) === "cedar");
+    await Deno.writeTextFile(path, JSON.stringify({ profiles: [{ name: "p", voice: "sage" }] }));
+    // The next call gets the new profile once the store saw the change.
+    let voice: string | undefined;
+    for (let attempt = 0; attempt < 50 && voice !== "sage"; attempt++) {
+      await using next = new Vaic(rig.app);
+      await next.begin(["raw/mulaw"]);
+      const session = rig.tap.sessions - 1;
+      const update = await rig.tap.waitFor((e) =>
+        e.session === session && e.from === "client" && e.event.type === "session.update"
+      );
+      voice = voiceOf(update);
+      if (voice !== "sage") await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(voice, "sage");
+    // The first call never changed voice.
+    const firstSession = rig.tap.events.filter((e) =>
+      e.session === 0 && e.from === "client" && e.event.type === "session.update"
+    );
+    assert.ok(firstSession.every((e) => voiceOf(e) === undefined || voiceOf(e) === "cedar"));
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("per-profile limits: idle hang-up and maximum call length", async (t) => {
+  const path = await agentsFile([
+    { name: "idle", match: { botName: "idle" }, idleHangupMs: 1000, greeting: false },
+    { name: "short", match: { botName: "short" }, maxCallMs: 1000, greeting: false },
+  ]);
+  try {
+    await using rig = await startRig({ AGENTS_FILE: path });
+    for (
+      const [bot, reason] of [["idle", "caller idle"], ["short", "maximum call duration reached"]]
+    ) {
+      await t.step(bot!, async () => {
+        await using vaic = new Vaic(rig.app);
+        await vaic.begin(["raw/mulaw"], { botName: bot! });
+        const hangup = await vaic.socket.next("activities", 5000);
+        assert.deepEqual(hangup.activities, [{
+          type: "event",
+          name: "hangup",
+          activityParams: { hangupReason: reason },
+        }]);
+      });
+    }
+  } finally {
+    await Deno.remove(path);
+  }
+});
