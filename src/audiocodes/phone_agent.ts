@@ -1,16 +1,17 @@
 /**
  * The phone side of a Bridge: an AudioCodes call. Caller audio goes upstream (untouched when
  * the formats meet, resampled otherwise); model audio comes back as paced play streams;
- * speech and transcripts become `userStream.speech.*`; DTMF, greeting, hangup and transfer are
- * handled here.
+ * speech and transcripts become `userStream.speech.*`; the greeting and the profile chosen at
+ * call start are handled here, DTMF in `dtmf.ts`, the tools, hangup and transfer in
+ * `call_tools.ts`.
  */
 import type { Config } from "../config.ts";
-import type { Clock, TimerId } from "../core/clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { GatewayMetrics } from "../core/metrics.ts";
 import type { Span } from "../core/tracing.ts";
 import type { ResamplerFactory } from "../audio/resampler.ts";
 import { bytesOf } from "../audio/pcm.ts";
-import type { BridgeLeg, FunctionCall, LegEvent } from "../bridge/bridge.ts";
+import type { BridgeLeg, LegEvent } from "../bridge/bridge.ts";
 import { Bridge } from "../bridge/bridge.ts";
 import { bridgeConfig } from "../bridge/from_config.ts";
 import type { Interrupted } from "../bridge/playout.ts";
@@ -23,13 +24,14 @@ import type { AgentFactory, CallAgent, CallHandle } from "./conversation_manager
 import type { AgentSnapshot } from "../cluster/call_record.ts";
 import type { AgentProfile, ProfileSet } from "../agents/profile.ts";
 import { defaultProfile, profileSet } from "../agents/profile.ts";
-import type { McpPool } from "../agents/tools.ts";
-import { parseArgs, ToolBox } from "../agents/tools.ts";
+import type { McpPool, ToolBox } from "../agents/tools.ts";
 import { ToolRuns } from "../agents/tool_runs.ts";
 import { clip } from "../core/bounded_log.ts";
 import { eventName } from "./handlers.ts";
 import type { Activity } from "./messages.ts";
 import { base64ByteLength } from "./messages.ts";
+import { CallTools, phoneToolbox, phoneTools } from "./call_tools.ts";
+import { DtmfCollector } from "./dtmf.ts";
 import type { FormatPlan } from "./media_format.ts";
 import { formatPlan } from "./media_format.ts";
 
@@ -50,40 +52,7 @@ export interface PhoneAgentDeps {
   readonly mcp?: McpPool;
 }
 
-/** The tools the gateway owns on phone calls (`transferTargets`: the allow-list). */
-export function phoneTools(transferTargets: readonly string[]): FunctionTool[] {
-  const tools: FunctionTool[] = [{
-    type: "function",
-    name: "end_call",
-    description:
-      "Hang up the phone call. Say a short goodbye first; the call ends after it has played.",
-    parameters: {
-      type: "object",
-      properties: { reason: { type: "string", description: "Why the call ends" } },
-      required: ["reason"],
-    },
-  }];
-  if (transferTargets.length > 0) {
-    tools.push({
-      type: "function",
-      name: "transfer_call",
-      description: "Transfer the caller to a human agent or another number.",
-      parameters: {
-        type: "object",
-        properties: {
-          target: {
-            type: "string",
-            description: "Transfer target URI",
-            enum: [...transferTargets],
-          },
-          reason: { type: "string", description: "Why the caller is transferred" },
-        },
-        required: ["target"],
-      },
-    });
-  }
-  return tools;
-}
+export { phoneTools };
 
 /** Builds a Bridge-backed agent for each call. */
 export function phoneAgents(deps: PhoneAgentDeps): AgentFactory {
@@ -106,8 +75,6 @@ const AUDIO_OUT = { route: "audiocodes", direction: "out" } as const;
 /** Milliseconds of model audio per play-stream chunk: whole samples, whole base64 quads. */
 const PIECE_MS = { pcm16: 20, mulaw: 30, alaw: 30 } as const;
 
-type AfterSpeech = { readonly action: () => void; waitResponses: number };
-
 class PhoneAgent implements CallAgent, BridgeLeg {
   readonly #call: CallHandle;
   readonly #config: Config;
@@ -122,21 +89,16 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   #streams = 0;
   #streamId = "";
   #started = false;
-  #ending = false;
   #detached = false;
-  #dtmfDigits = "";
-  #dtmfTimer: TimerId | undefined;
-  #safetyTimer: TimerId | undefined;
-  #after: AfterSpeech | undefined;
   #instructions: string;
   #profile: AgentProfile;
   #toolbox: ToolBox;
   readonly #runs: ToolRuns;
+  readonly #tools: CallTools;
+  readonly #dtmf: DtmfCollector;
   readonly #ownTools: (profile: AgentProfile) => readonly FunctionTool[];
   readonly #deps: PhoneAgentDeps & { readonly profiles: () => ProfileSet };
   #callerSpeaking = false;
-  #idleTimer: TimerId | undefined;
-  #profileTimer: TimerId | undefined;
   /** After close, whatever still arrives (queued upstream events, timers) is ignored. */
   #closed = false;
   readonly #metrics: GatewayMetrics | undefined;
@@ -215,7 +177,6 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       // conversation to the new upstream session.
       this.#started = restored.started;
       this.#streams = restored.streams + 1;
-      this.#dtmfDigits = restored.dtmfDigits;
       this.#instructions = restored.instructions;
     }
     this.#bridge = new Bridge({
@@ -234,7 +195,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       leg: this,
       clock: this.#clock,
       log: call.log,
-      onFunctionCall: (fc) => this.#onFunctionCall(fc),
+      onFunctionCall: (fc) => this.#tools.onFunctionCall(fc),
       onFailed: (reason) => this.#onFailed(reason),
     });
     this.#runs = new ToolRuns({
@@ -243,31 +204,35 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       fillerMs: deps.config.TOOL_FILLER_MS,
       callerSpeaking: () => this.#callerSpeaking,
     });
+    this.#tools = new CallTools({
+      call,
+      clock: this.#clock,
+      bridge: this.#bridge,
+      playout: this.#playout,
+      runs: this.#runs,
+      profile: () => this.#profile,
+      toolbox: () => this.#toolbox,
+    });
+    this.#dtmf = new DtmfCollector({
+      config: deps.config,
+      clock: this.#clock,
+      ...(restored ? { digits: restored.dtmfDigits } : {}),
+      say: (text) => this.#sendDtmf(text),
+      checkpoint: () => this.#call.checkpoint(),
+    });
     this.#connectSpan = call.trace.child("upstream.connect", {
       "upstream.format": this.#plan.upstream.type,
     });
     this.#bridge.start();
-    this.#applyLimits();
+    this.#tools.applyLimits();
     this.#offerMcpTools();
   }
 
   #newToolbox(profile: AgentProfile): ToolBox {
-    const call = this.#call;
-    return new ToolBox({
+    return phoneToolbox(this.#call, {
       profile,
-      context: () => {
-        const callee = call.callData?.callee;
-        return {
-          profile: profile.name,
-          conversationId: call.conversationId,
-          ...(call.caller === undefined ? {} : { caller: call.caller }),
-          ...(typeof callee === "string" ? { callee: clip(callee, 256) } : {}),
-          ...(call.botName === undefined ? {} : { botName: call.botName }),
-        };
-      },
-      ...(this.#deps.mcp ? { mcp: this.#deps.mcp } : {}),
-      log: this.#call.log,
-      ...(this.#deps.metrics ? { metrics: this.#deps.metrics } : {}),
+      mcp: this.#deps.mcp,
+      metrics: this.#deps.metrics,
       timeoutMs: this.#config.TOOL_TIMEOUT_MS,
     });
   }
@@ -280,28 +245,6 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       if (this.#closed || toolbox !== this.#toolbox) return;
       this.#bridge.updateSession({ tools: [...this.#ownTools(this.#profile), ...tools] });
     });
-  }
-
-  /** The profile's call length and idle hang-up. */
-  #applyLimits(): void {
-    if (this.#profileTimer !== undefined) this.#clock.clearTimeout(this.#profileTimer);
-    this.#profileTimer = undefined;
-    const max = this.#profile.maxCallMs;
-    if (max !== undefined) {
-      this.#profileTimer = this.#clock.setTimeout(
-        () => this.#hangup("maximum call duration reached"),
-        max,
-      );
-    }
-    this.#restartIdle();
-  }
-
-  #restartIdle(): void {
-    if (this.#idleTimer !== undefined) this.#clock.clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
-    const idle = this.#profile.idleHangupMs;
-    if (idle === undefined || this.#closed) return;
-    this.#idleTimer = this.#clock.setTimeout(() => this.#hangup("caller idle"), idle);
   }
 
   #startTurn(kind: "caller" | "bot"): void {
@@ -340,7 +283,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     if (this.#closed) return;
     if (activity.type === "message" && typeof activity.text === "string" && activity.text.trim()) {
       // A text from the caller (VAIC text channels, the simulator's --text): a turn of its own.
-      this.#restartIdle();
+      this.#tools.restartIdle();
       this.#sendDtmf(clip(activity.text.trim(), this.#config.MAX_TEXT_CHARS));
       return;
     }
@@ -369,7 +312,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     return {
       started: this.#started,
       streams: this.#streams,
-      dtmfDigits: this.#dtmfDigits,
+      dtmfDigits: this.#dtmf.digits,
       instructions: this.#instructions,
       history: this.#bridge.history.map(({ role, text }) => ({ role, text })),
     };
@@ -379,16 +322,8 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     if (this.#closed) return Promise.resolve();
     // First, so that events already queued on the upstream socket find a closed leg.
     this.#closed = true;
-    this.#after = undefined;
-    if (this.#dtmfTimer !== undefined) this.#clock.clearTimeout(this.#dtmfTimer);
-    if (this.#safetyTimer !== undefined) this.#clock.clearTimeout(this.#safetyTimer);
-    if (this.#idleTimer !== undefined) this.#clock.clearTimeout(this.#idleTimer);
-    if (this.#profileTimer !== undefined) this.#clock.clearTimeout(this.#profileTimer);
-    this.#dtmfTimer =
-      this.#safetyTimer =
-      this.#idleTimer =
-      this.#profileTimer =
-        undefined;
+    this.#tools.close();
+    this.#dtmf.close();
     this.#runs.close();
     this.#toolbox.close();
     this.#endTurn("call ended");
@@ -418,7 +353,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   // ---- BridgeLeg (model → VAIC) ----
 
   playAudio(itemId: string, delta: string): void {
-    if (this.#closed || this.#detached || this.#ending) return;
+    if (this.#closed || this.#detached || this.#tools.ending) return;
     const t0 = this.#metrics ? this.#clock.monotonic() : 0;
     this.#play(itemId, delta);
     if (this.#metrics) {
@@ -462,14 +397,14 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     switch (event.type) {
       case "speech.started":
         this.#callerSpeaking = true;
-        this.#restartIdle();
+        this.#tools.restartIdle();
         if (this.#playout.playing) this.#metrics?.bargeIns.inc(PHONE);
         this.#speechEndAt = undefined;
         this.#call.send({ type: "userStream.speech.started" });
         return;
       case "speech.stopped":
         this.#callerSpeaking = false;
-        this.#restartIdle();
+        this.#tools.restartIdle();
         this.#speechEndAt = this.#clock.monotonic();
         this.#startTurn("caller");
         this.#call.send({ type: "userStream.speech.stopped" });
@@ -500,11 +435,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
         this.#metrics?.recordUsage(event.usage);
         this.#reportBridgeStats();
         this.#call.checkpoint();
-        if (this.#after && --this.#after.waitResponses <= 0) {
-          const { action } = this.#after;
-          this.#after = undefined;
-          this.#playout.whenIdle(action);
-        }
+        this.#tools.responseDone();
         return;
       case "session.ready":
         this.#connectSpan?.end();
@@ -547,7 +478,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       patch.tools = [...this.#ownTools(profile), ...this.#toolbox.httpDefinitions];
       patch.turnDetection = profile.turnDetection;
       patch.transcriptionModel = profile.transcriptionModel;
-      this.#applyLimits();
+      this.#tools.applyLimits();
       this.#offerMcpTools();
       this.#call.log.info({ profile: profile.name }, "Agent profile chosen at call start");
     }
@@ -565,39 +496,8 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   }
 
   #onDtmf(digits: string): void {
-    const max = this.#config.MAX_DTMF_DIGITS;
-    const clean = digits.slice(0, max * 4).replace(/[^0-9*#A-Da-d]/g, "").slice(0, max);
-    if (!clean || this.#ending) return;
-    if (this.#config.DTMF_MODE === "digit") {
-      this.#sendDtmf(`The caller pressed ${clean} on the phone keypad.`);
-      return;
-    }
-    this.#dtmfDigits += clean;
-    this.#call.checkpoint();
-    if (this.#dtmfTimer !== undefined) this.#clock.clearTimeout(this.#dtmfTimer);
-    this.#dtmfTimer = undefined;
-    const hash = this.#dtmfDigits.indexOf("#");
-    if (hash < 0 && this.#dtmfDigits.length >= max) {
-      // Bounded: a full buffer is an entry, as if # had been pressed.
-      const entered = this.#dtmfDigits.slice(0, max);
-      this.#dtmfDigits = "";
-      this.#sendDtmf(`The caller entered ${entered} on the phone keypad.`);
-      return;
-    }
-    if (hash >= 0) {
-      const entered = this.#dtmfDigits.slice(0, hash);
-      this.#dtmfDigits = this.#dtmfDigits.slice(hash + 1);
-      this.#sendDtmf(
-        `The caller entered ${entered || "nothing"} followed by # on the phone keypad.`,
-      );
-      return;
-    }
-    this.#dtmfTimer = this.#clock.setTimeout(() => {
-      this.#dtmfTimer = undefined;
-      const entered = this.#dtmfDigits;
-      this.#dtmfDigits = "";
-      if (entered) this.#sendDtmf(`The caller entered ${entered} on the phone keypad.`);
-    }, this.#config.DTMF_TIMEOUT_MS);
+    if (this.#tools.ending) return;
+    this.#dtmf.press(digits);
   }
 
   #sendDtmf(text: string): void {
@@ -607,100 +507,9 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     this.#bridge.requestResponse();
   }
 
-  #onFunctionCall(call: FunctionCall): void {
-    const args = parseArgs(call.arguments);
-    const spoke = this.#bridge.responseHadAudio(call.responseId);
-    switch (call.name) {
-      case "end_call": {
-        const reason = typeof args.reason === "string" && args.reason ? args.reason : "completed";
-        this.#call.record("tool.end_call", { reason });
-        this.#bridge.sendFunctionOutput(call.callId, JSON.stringify({ ok: true }), !spoke);
-        // The hangup goes out only after the farewell has played.
-        this.#afterSpeech(spoke ? 1 : 2, () => this.#hangup(reason));
-        return;
-      }
-      case "transfer_call": {
-        const target = typeof args.target === "string" ? args.target : "";
-        const reason = typeof args.reason === "string" ? args.reason : "transfer requested";
-        if (!this.#profile.transferTargets.includes(target)) {
-          this.#call.record("tool.transfer_refused", { target });
-          this.#bridge.sendFunctionOutput(
-            call.callId,
-            JSON.stringify({
-              ok: false,
-              error: `Transfer refused: ${JSON.stringify(target)} is not an allowed target`,
-              allowedTargets: this.#profile.transferTargets,
-            }),
-            true,
-          );
-          return;
-        }
-        this.#call.record("tool.transfer_call", { target, reason });
-        this.#bridge.sendFunctionOutput(
-          call.callId,
-          JSON.stringify({ ok: true, status: "transferring" }),
-          !spoke,
-        );
-        this.#afterSpeech(spoke ? 1 : 2, () => this.#transfer(target, reason));
-        return;
-      }
-      default: {
-        const toolbox = this.#toolbox;
-        if (toolbox.has(call.name)) {
-          this.#call.record("tool.call", { name: call.name });
-          this.#runs.start(call.callId, () => toolbox.run(call.name, call.arguments));
-          return;
-        }
-        this.#bridge.sendFunctionOutput(
-          call.callId,
-          JSON.stringify({ ok: false, error: `Unknown tool ${JSON.stringify(call.name)}` }),
-          true,
-        );
-      }
-    }
-  }
-
-  #afterSpeech(waitResponses: number, action: () => void): void {
-    let done = false;
-    const once = () => {
-      if (done) return;
-      done = true;
-      if (this.#safetyTimer !== undefined) this.#clock.clearTimeout(this.#safetyTimer);
-      this.#safetyTimer = undefined;
-      action();
-    };
-    this.#after = { action: once, waitResponses };
-    // Never leave a caller hanging if the farewell never comes.
-    this.#safetyTimer = this.#clock.setTimeout(once, 30_000);
-  }
-
-  #hangup(reason: string): void {
-    if (this.#ending) return;
-    this.#ending = true;
-    this.#playout.interrupt();
-    this.#call.record("hangup", { reason });
-    const sent = this.#call.send({
-      type: "activities",
-      activities: [{ type: "event", name: "hangup", activityParams: { hangupReason: reason } }],
-    });
-    if (!sent) this.#call.end(reason);
-  }
-
-  #transfer(target: string, reason: string): void {
-    this.#call.record("transfer", { target, reason });
-    this.#call.send({
-      type: "activities",
-      activities: [{
-        type: "event",
-        name: "transfer",
-        activityParams: { transferTarget: target, handoverReason: reason },
-      }],
-    });
-  }
-
   #onFailed(reason: string): void {
     this.#metrics?.upstreamFailures.inc(PHONE);
     this.#call.log.error({ reason }, "Ending call: the model is unavailable");
-    this.#hangup(reason);
+    this.#tools.hangup(reason);
   }
 }
