@@ -4,7 +4,7 @@
  * Every variable is optional; defaults run the gateway offline on the local realtime engine.
  */
 import { z } from "zod";
-import { AUDIOCODES_FORMATS } from "./audiocodes/media_format.ts";
+import { AUDIOCODES_FORMATS } from "./protocol/media_format.ts";
 
 const bool = z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"]).transform((v) =>
   ["true", "1", "yes", "on"].includes(v)

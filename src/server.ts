@@ -15,22 +15,7 @@ import { CountPerKey, peerAddress } from "./core/peer.ts";
 import { bearerToken, secretsEqual } from "./core/secrets.ts";
 import { GatewayMetrics, outcomeOf } from "./core/metrics.ts";
 import type { CallCluster } from "./cluster/call_cluster.ts";
-
-/** A route-level handler mounted by an optional part of the gateway (engine, user API, page). */
-export interface Mount {
-  /** Answers the request, or returns undefined when the path is not its own. */
-  handle(
-    request: Request,
-    info: { remoteAddr?: Deno.Addr },
-  ): Response | Promise<Response> | undefined;
-  /** Live connection counts for `/health`. */
-  stats?(): Record<string, unknown>;
-  /** Live sessions that a drain waits for. */
-  active?(): number;
-  /** The end of a drain: tell each live session why it ends, then close it (1001). */
-  shutdown?(): Promise<void>;
-  close?(): Promise<void>;
-}
+import type { Mount } from "./core/mount.ts";
 
 /** What the gateway is built from. */
 export interface GatewayDeps {

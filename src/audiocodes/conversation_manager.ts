@@ -11,8 +11,8 @@ import { boundedLogger, clip } from "../core/bounded_log.ts";
 import type { Tracer, TraceScope } from "../core/tracing.ts";
 import { outcomeOf } from "../core/metrics.ts";
 import { endSpan, gatewayTracer, logInContext, startScope } from "../core/tracing.ts";
-import type { Activity, BotMessage } from "./messages.ts";
-import type { AudioCodesFormat } from "./media_format.ts";
+import type { Activity, BotMessage } from "../protocol/audiocodes.ts";
+import type { AudioCodesFormat } from "../protocol/media_format.ts";
 import type { AgentSnapshot, CallRecord } from "../cluster/call_record.ts";
 import type { ClaimResult } from "../cluster/call_cluster.ts";
 

@@ -3,10 +3,10 @@
  * `(state, message, ctx) => { state, effects }`. No I/O, no clock, no randomness; the per-socket
  * shell (`connection.ts`) runs the effects.
  */
-import type { Activity, BotMessage, VaicMessage } from "./messages.ts";
-import { base64ByteLength, isBase64 } from "./messages.ts";
-import type { AudioCodesFormat } from "./media_format.ts";
-import { chooseMediaFormat } from "./media_format.ts";
+import type { Activity, BotMessage, VaicMessage } from "../protocol/audiocodes.ts";
+import { base64ByteLength, isBase64 } from "../protocol/base64.ts";
+import type { AudioCodesFormat } from "../protocol/media_format.ts";
+import { chooseMediaFormat } from "../protocol/media_format.ts";
 
 /** Per-socket protocol state, a union on `phase`. */
 export type ConnectionState =

@@ -28,12 +28,12 @@ import type { McpPool, ToolBox } from "../agents/tools.ts";
 import { ToolRuns } from "../agents/tool_runs.ts";
 import { clip } from "../core/bounded_log.ts";
 import { eventName } from "./handlers.ts";
-import type { Activity } from "./messages.ts";
-import { base64ByteLength } from "./messages.ts";
+import type { Activity } from "../protocol/audiocodes.ts";
+import { base64ByteLength } from "../protocol/base64.ts";
 import { CallTools, phoneToolbox, phoneTools } from "./call_tools.ts";
 import { DtmfCollector } from "./dtmf.ts";
-import type { FormatPlan } from "./media_format.ts";
-import { formatPlan } from "./media_format.ts";
+import type { FormatPlan } from "../protocol/media_format.ts";
+import { formatPlan } from "../protocol/media_format.ts";
 
 /** What phone agents are built from. */
 export interface PhoneAgentDeps {

@@ -10,9 +10,14 @@
  */
 import type { Clock, TimerId } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
-import { base64ByteLength } from "../audiocodes/messages.ts";
-import type { Item, RealtimeError, ServerEvent, ServerEventType } from "../realtime/events.ts";
-import { FATAL_ERROR_CODES } from "../realtime/events.ts";
+import { base64ByteLength } from "../protocol/base64.ts";
+import type {
+  Item,
+  RealtimeError,
+  ServerEvent,
+  ServerEventType,
+} from "../protocol/openai_realtime.ts";
+import { FATAL_ERROR_CODES } from "../protocol/openai_realtime.ts";
 import type { SessionOptions } from "../realtime/session_config.ts";
 import { sessionUpdate } from "../realtime/session_config.ts";
 import type { UpstreamClient, UpstreamClose, UpstreamListener } from "../realtime/upstream.ts";

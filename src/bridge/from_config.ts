@@ -2,7 +2,7 @@
 import type { Config } from "../config.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
-import { formatPlan } from "../audiocodes/media_format.ts";
+import { formatPlan } from "../protocol/media_format.ts";
 import { turnDetectionFromConfig } from "../realtime/session_config.ts";
 import { UpstreamPool } from "../realtime/upstream_pool.ts";
 import type { BridgeOptions } from "./bridge.ts";

@@ -3,7 +3,7 @@
  * and at turn boundaries (never per frame), bounded in size.
  */
 import { z } from "zod";
-import { AUDIOCODES_FORMATS } from "../audiocodes/media_format.ts";
+import { AUDIOCODES_FORMATS } from "../protocol/media_format.ts";
 
 /** The phone agent's state that a takeover carries (greeting, play streams, DTMF, prompt). */
 export const AgentSnapshot = z.object({

@@ -7,7 +7,7 @@ import type { Clock } from "../core/clock.ts";
 import { systemClock } from "../core/clock.ts";
 import { randomId } from "../core/ids.ts";
 import type { Logger } from "../core/logger.ts";
-import type { Mount } from "../server.ts";
+import type { Mount } from "../core/mount.ts";
 import { readHandshake } from "./handshake.ts";
 import { secretsEqual } from "../core/secrets.ts";
 import { FvadModule } from "./fvad.ts";

@@ -4,7 +4,7 @@
  */
 import type { StoredAudio, StoredItem } from "./conversation.ts";
 import type { ReplyPlan, TurnInput } from "./scenario.ts";
-import type { FunctionTool, ToolChoice } from "./schemas.ts";
+import type { FunctionTool, ToolChoice } from "../protocol/openai_realtime_client.ts";
 
 /** The greeting's transcript. */
 export const GREETING_TRANSCRIPT = "Hello! This is the local realtime engine.";

@@ -13,7 +13,7 @@ import { wireItem } from "./conversation.ts";
 import { renderSound } from "./render.ts";
 import type { Reply } from "./replies.ts";
 import type { ReplyPlan } from "./scenario.ts";
-import type { Voice } from "./schemas.ts";
+import type { Voice } from "../protocol/openai_realtime_client.ts";
 import { rateLimits, usageOf } from "./usage.ts";
 
 /** How fast output is produced. */

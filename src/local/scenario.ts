@@ -3,7 +3,7 @@
  * default reply rules: force a tool call, a long reply, a delay, an error, a failed response or
  * a dropped connection.
  */
-import type { FunctionTool } from "./schemas.ts";
+import type { FunctionTool } from "../protocol/openai_realtime_client.ts";
 
 /** What the response answers. */
 export type TurnInput =

@@ -20,8 +20,17 @@ import { defaultReply, findInput, planReply, publicInput, transcriptionOf } from
 import type { Pacing } from "./response.ts";
 import { ResponseRun } from "./response.ts";
 import type { ReplyPlan, Scenario } from "./scenario.ts";
-import type { ClientEvent, ClientEventType, FunctionTool, ItemInput } from "./schemas.ts";
-import { CLIENT_EVENT_SCHEMAS, isClientEventType, SessionPatch } from "./schemas.ts";
+import type {
+  ClientEvent,
+  ClientEventType,
+  FunctionTool,
+  ItemInput,
+} from "../protocol/openai_realtime_client.ts";
+import {
+  CLIENT_EVENT_SCHEMAS,
+  isClientEventType,
+  SessionPatch,
+} from "../protocol/openai_realtime_client.ts";
 import type { SessionConfig } from "./session_config.ts";
 import { applySessionPatch, defaultSessionConfig } from "./session_config.ts";
 import type { GateEvent } from "./vad.ts";

@@ -5,7 +5,13 @@
 import type { AudioFormat } from "./audio_format.ts";
 import type { WireError } from "./errors.ts";
 import { invalidRequest } from "./errors.ts";
-import type { SessionPatch, Tool, ToolChoice, TurnDetection, Voice } from "./schemas.ts";
+import type {
+  SessionPatch,
+  Tool,
+  ToolChoice,
+  TurnDetection,
+  Voice,
+} from "../protocol/openai_realtime_client.ts";
 
 /** Effective `server_vad` settings (every field filled). */
 export interface ServerVad {

@@ -3,7 +3,7 @@
  * gateway config, the negotiated audio format and the call's data.
  */
 import type { Config } from "../config.ts";
-import type { RealtimeFormat } from "../audiocodes/media_format.ts";
+import type { RealtimeFormat } from "../protocol/media_format.ts";
 
 /** A function tool declared to the model. */
 export interface FunctionTool {

@@ -14,8 +14,8 @@
 // @ts-types="@types/ws"
 import WsWebSocket from "ws";
 import type { Logger } from "../core/logger.ts";
-import type { ServerEvent } from "./events.ts";
-import { parseServerEvent } from "./events.ts";
+import type { ServerEvent } from "../protocol/openai_realtime.ts";
+import { parseServerEvent } from "../protocol/openai_realtime.ts";
 
 /** Which WebSocket client opens the connection. */
 export type UpstreamClient = "ws" | "native";

@@ -11,7 +11,7 @@
  */
 import type { Clock, TimerId } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
-import type { ServerEvent } from "./events.ts";
+import type { ServerEvent } from "../protocol/openai_realtime.ts";
 import type { SessionOptions } from "./session_config.ts";
 import { sessionUpdate } from "./session_config.ts";
 import type { UpstreamClient } from "./upstream.ts";

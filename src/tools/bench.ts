@@ -11,8 +11,8 @@
  * Library: {@linkcode runBench}. CLI: `deno task bench --help`.
  */
 import { parseArgs } from "node:util";
-import type { AudioCodesFormat } from "../audiocodes/media_format.ts";
-import { formatPlan, isAudioCodesFormat } from "../audiocodes/media_format.ts";
+import type { AudioCodesFormat } from "../protocol/media_format.ts";
+import { formatPlan, isAudioCodesFormat } from "../protocol/media_format.ts";
 import { ResamplerFactory } from "../audio/resampler.ts";
 import type { CallAudio } from "./bench/audio.ts";
 import { FIXTURES_DIR, prepareAudio } from "./bench/audio.ts";

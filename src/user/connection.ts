@@ -14,7 +14,7 @@ import { Bridge } from "../bridge/bridge.ts";
 import type { GatewayMetrics, Outcome } from "../core/metrics.ts";
 import type { Span, Tracer } from "../core/tracing.ts";
 import { endSpan, gatewayTracer, logInContext, startScope } from "../core/tracing.ts";
-import { base64ByteLength } from "../audiocodes/messages.ts";
+import { base64ByteLength } from "../protocol/base64.ts";
 import type { FunctionCall } from "../bridge/bridge.ts";
 import type { AgentProfile, ProfileSet } from "../agents/profile.ts";
 import { defaultProfile } from "../agents/profile.ts";
@@ -37,8 +37,8 @@ import {
 } from "./handlers.ts";
 import type { ErrorCode, ServerMessage, TurnDetectionSetting } from "./messages.ts";
 import { parseClientFrame } from "./messages.ts";
-import type { Bucket } from "./rate_limit.ts";
-import { fullBucket, take } from "./rate_limit.ts";
+import type { Bucket } from "../core/rate_limit.ts";
+import { fullBucket, take } from "../core/rate_limit.ts";
 import { PCM24_BYTES_PER_MS, UserLeg } from "./user_leg.ts";
 
 /** WebSocket close code for a frame over the size limit (RFC 6455 §7.4.1). */

@@ -5,7 +5,7 @@
  * the caller side ({@linkcode LegEvent}) into messages for the client.
  */
 import { z } from "zod";
-import { base64ByteLength, isBase64 } from "../audiocodes/messages.ts";
+import { base64ByteLength, isBase64 } from "../protocol/base64.ts";
 import type { LegEvent } from "../bridge/bridge.ts";
 import type { SessionOptions } from "../realtime/session_config.ts";
 import type {

@@ -12,7 +12,7 @@ import type { Logger } from "../core/logger.ts";
 import { silentLogger } from "../core/logger.ts";
 import { boundedLogger } from "../core/bounded_log.ts";
 import { CountPerKey, peerAddress } from "../core/peer.ts";
-import type { Mount } from "../server.ts";
+import type { Mount } from "../core/mount.ts";
 import type { GatewayMetrics } from "../core/metrics.ts";
 import type { Tracer } from "../core/tracing.ts";
 import type { ProfileSet } from "../agents/profile.ts";

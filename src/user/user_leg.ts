@@ -5,7 +5,7 @@
  * played milliseconds when it sent them with `response.interrupt`.
  */
 import type { Clock } from "../core/clock.ts";
-import { base64ByteLength } from "../audiocodes/messages.ts";
+import { base64ByteLength } from "../protocol/base64.ts";
 import type { BridgeLeg, LegEvent } from "../bridge/bridge.ts";
 import type { Interrupted } from "../bridge/playout.ts";
 import type { ServerMessage } from "./messages.ts";

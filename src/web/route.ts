@@ -3,7 +3,7 @@
  * `/assets/app.js` and `/assets/pcm-worklet.js` the committed bundles in `dist/` built by
  * `deno task bundle` — all same origin, nothing from a CDN.
  */
-import type { Mount } from "../server.ts";
+import type { Mount } from "../core/mount.ts";
 import { forbiddenOrigin, originAllowed } from "../user/origin.ts";
 import { pageHtml } from "./page.ts";
 

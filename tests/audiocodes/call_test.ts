@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runCall } from "../../src/tools/call.ts";
-import type { AudioCodesFormat } from "../../src/audiocodes/media_format.ts";
-import { formatPlan } from "../../src/audiocodes/media_format.ts";
+import type { AudioCodesFormat } from "../../src/protocol/media_format.ts";
+import { formatPlan } from "../../src/protocol/media_format.ts";
 import type { Scenario } from "../../src/local/scenario.ts";
 import { wsUrl } from "../helpers.ts";
 import { fixture, silence, startRig, Vaic } from "./rig.ts";

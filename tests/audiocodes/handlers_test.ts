@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import type { HandlerContext } from "../../src/audiocodes/handlers.ts";
 import { dispatch, INITIAL_STATE } from "../../src/audiocodes/handlers.ts";
-import { parseVaicFrame } from "../../src/audiocodes/messages.ts";
-import type { VaicMessage } from "../../src/audiocodes/messages.ts";
-import { base64ByteLength, isBase64 } from "../../src/audiocodes/messages.ts";
-import { chooseMediaFormat } from "../../src/audiocodes/media_format.ts";
+import { parseVaicFrame } from "../../src/protocol/audiocodes.ts";
+import type { VaicMessage } from "../../src/protocol/audiocodes.ts";
 
 const ctx = (known: Record<string, "raw/mulaw"> = {}): HandlerContext => ({
   preference: ["raw/lpcm16_24", "raw/mulaw", "raw/lpcm16"],
@@ -71,23 +69,6 @@ Deno.test("parseVaicFrame() tells bad JSON, unknown types and bad fields apart",
   const bad = parseVaicFrame('{"type":"userStream.chunk","audioChunk":5}');
   assert.ok(!bad.ok && bad.kind === "invalid");
   assert.match(bad.error, /^Invalid userStream\.chunk: audioChunk: /);
-});
-
-Deno.test("isBase64() checks padded base64 without decoding", () => {
-  assert.ok(isBase64("AAD1CxgW3xxAH98cGBb1CwAAC/To6SHjwOAh4+jpC/Q="));
-  assert.ok(isBase64(""));
-  assert.ok(!isBase64("AAAAA"));
-  assert.ok(!isBase64("not base64!"));
-  assert.ok(!isBase64("AA==AA=="));
-  assert.equal(base64ByteLength("AAD1CxgW3xxAH98cGBb1CwAAC/To6SHjwOAh4+jpC/Q="), 32);
-  assert.equal(base64ByteLength("/////w=="), 4);
-});
-
-Deno.test("chooseMediaFormat() takes our first preference that is offered", () => {
-  const pref = ["raw/lpcm16", "raw/mulaw"] as const;
-  assert.equal(chooseMediaFormat(["raw/mulaw", "raw/lpcm16"], pref), "raw/lpcm16");
-  assert.equal(chooseMediaFormat(["raw/mulaw"], pref), "raw/mulaw");
-  assert.equal(chooseMediaFormat(["raw/opus"], pref), undefined);
 });
 
 Deno.test("handlers are pure: initiate → accepted, chunk → audio effect", () => {

@@ -4,7 +4,7 @@ import type {
   CallAgent,
   CallHandle,
 } from "../../src/audiocodes/conversation_manager.ts";
-import type { Activity } from "../../src/audiocodes/messages.ts";
+import type { Activity } from "../../src/protocol/audiocodes.ts";
 
 /** What one recorded call received. */
 export interface RecordedCall {

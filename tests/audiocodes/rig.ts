@@ -8,8 +8,8 @@ import { startEngine } from "../../src/local/main.ts";
 import { readWav } from "../../src/audio/wav.ts";
 import type { PcmAudio } from "../../src/audio/wav.ts";
 import { encodeForFormat } from "../../src/tools/call.ts";
-import type { AudioCodesFormat } from "../../src/audiocodes/media_format.ts";
-import { formatPlan } from "../../src/audiocodes/media_format.ts";
+import type { AudioCodesFormat } from "../../src/protocol/media_format.ts";
+import { formatPlan } from "../../src/protocol/media_format.ts";
 import { JsonSocket, startTestApp, wsUrl } from "../helpers.ts";
 import { RealtimeTap } from "../realtime_tap.ts";
 

@@ -5,8 +5,9 @@
  *
  * Run: deno task bench:micro
  */
-import { isBase64, parseVaicFrame, VaicMessage } from "../../src/audiocodes/messages.ts";
-import { parseServerEvent, ServerEvent } from "../../src/realtime/events.ts";
+import { parseVaicFrame, VaicMessage } from "../../src/protocol/audiocodes.ts";
+import { isBase64 } from "../../src/protocol/base64.ts";
+import { parseServerEvent, ServerEvent } from "../../src/protocol/openai_realtime.ts";
 import { GatewayMetrics } from "../../src/core/metrics.ts";
 
 // A 20 ms µ-law frame as VAIC sends it, and a 120 ms µ-law delta as the engine sends it.

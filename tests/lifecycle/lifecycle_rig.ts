@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { App } from "../../src/app.ts";
 import type { Clock, TimerId } from "../../src/core/clock.ts";
-import type { AudioCodesFormat } from "../../src/audiocodes/media_format.ts";
+import type { AudioCodesFormat } from "../../src/protocol/media_format.ts";
 import { TIMEOUT_SCALE } from "../helpers.ts";
 import { Vaic } from "../audiocodes/rig.ts";
 

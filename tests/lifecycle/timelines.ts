@@ -7,7 +7,7 @@ import fc from "fast-check";
 import type { App } from "../../src/app.ts";
 import type { PcmAudio } from "../../src/audio/wav.ts";
 import { bytesOf } from "../../src/audio/pcm.ts";
-import type { AudioCodesFormat } from "../../src/audiocodes/media_format.ts";
+import type { AudioCodesFormat } from "../../src/protocol/media_format.ts";
 import type { ReplyPlan, ScenarioTurn } from "../../src/local/scenario.ts";
 import { fixture, silence, Vaic } from "../audiocodes/rig.ts";
 import { JsonSocket, wsUrl } from "../helpers.ts";

@@ -9,7 +9,7 @@ import {
   seconds,
   transcriptionOf,
 } from "../../src/local/replies.ts";
-import type { FunctionTool } from "../../src/local/schemas.ts";
+import type { FunctionTool } from "../../src/protocol/openai_realtime_client.ts";
 
 const user = (text: string, id = "item_u"): StoredItem => ({
   id,

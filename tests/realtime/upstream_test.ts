@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "../../src/core/logger.ts";
-import type { ServerEvent } from "../../src/realtime/events.ts";
+import type { ServerEvent } from "../../src/protocol/openai_realtime.ts";
 import type {
   UpstreamClient,
   UpstreamClose,

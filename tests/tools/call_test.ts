@@ -7,7 +7,7 @@ import {
   timelinePrinter,
 } from "../../src/tools/call.ts";
 import type { CallOptions, CallReport, TimelineEntry } from "../../src/tools/call.ts";
-import { AUDIOCODES_FORMATS, formatPlan } from "../../src/audiocodes/media_format.ts";
+import { AUDIOCODES_FORMATS, formatPlan } from "../../src/protocol/media_format.ts";
 import { encodeG711 } from "../../src/audio/g711.ts";
 import { bytesOf, toBase64 } from "../../src/audio/pcm.ts";
 import { ResamplerFactory } from "../../src/audio/resampler.ts";

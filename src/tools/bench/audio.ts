@@ -3,8 +3,8 @@
  * format and cut into 20 ms frames already base64-encoded, so sending a frame costs the bench
  * nothing but the send.
  */
-import type { AudioCodesFormat } from "../../audiocodes/media_format.ts";
-import { formatPlan } from "../../audiocodes/media_format.ts";
+import type { AudioCodesFormat } from "../../protocol/media_format.ts";
+import { formatPlan } from "../../protocol/media_format.ts";
 import { g711Silence } from "../../audio/g711.ts";
 import type { ResamplerFactory } from "../../audio/resampler.ts";
 import { readWav } from "../../audio/wav.ts";

@@ -10,8 +10,8 @@
  * deltas into pieces and paces them, so a piece's own deadline is the later of its delta's
  * arrival and the moment the playout lead let it go.
  */
-import { base64ByteLength } from "../../audiocodes/messages.ts";
-import type { FormatPlan } from "../../audiocodes/media_format.ts";
+import { base64ByteLength } from "../../protocol/base64.ts";
+import type { FormatPlan } from "../../protocol/media_format.ts";
 import { Samples, Series } from "./stats.ts";
 
 /** How the gateway frames an append (Bridge.appendAudio); other framings are parsed. */

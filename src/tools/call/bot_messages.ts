@@ -1,6 +1,7 @@
 /** What the simulator receives from the bot, and the protocol checks on it (§2, §4, §9.4). */
 import { z } from "zod";
-import { base64ByteLength, BotMessage, isBase64 } from "../../audiocodes/messages.ts";
+import { BotMessage } from "../../protocol/audiocodes.ts";
+import { base64ByteLength, isBase64 } from "../../protocol/base64.ts";
 import { fromBase64 } from "../../audio/pcm.ts";
 import type { TimelineEntry } from "./types.ts";
 import type { CallCore, Pending, StreamState } from "./call_core.ts";

@@ -1,7 +1,7 @@
 /** The state of one simulated call and its bookkeeping: timeline, violations, waits, sends. */
 import type { Clock } from "../../core/clock.ts";
 import { systemClock } from "../../core/clock.ts";
-import type { VaicMessage } from "../../audiocodes/messages.ts";
+import type { VaicMessage } from "../../protocol/audiocodes.ts";
 import type { BotEvent, CallEnd, CallOptions, TimelineEntry } from "./types.ts";
 import { DEFAULT_OFFER, DEFAULT_URL } from "./types.ts";
 

@@ -1,6 +1,6 @@
 /** The `deno task call` command line: options, the live timeline, the summary, exit codes. */
 import { parseArgs } from "node:util";
-import { formatPlan, isAudioCodesFormat } from "../../audiocodes/media_format.ts";
+import { formatPlan, isAudioCodesFormat } from "../../protocol/media_format.ts";
 import type { PcmAudio } from "../../audio/wav.ts";
 import { encodeWav, readWav } from "../../audio/wav.ts";
 import type { CallOptions, CallReport, DtmfPress, TextInput, TimelineEntry } from "./types.ts";

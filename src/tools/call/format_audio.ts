@@ -1,6 +1,6 @@
 /** Caller and bot audio in the `raw/*` formats: PCM16 to format bytes and back (§4.1). */
-import type { AudioCodesFormat } from "../../audiocodes/media_format.ts";
-import { formatPlan } from "../../audiocodes/media_format.ts";
+import type { AudioCodesFormat } from "../../protocol/media_format.ts";
+import { formatPlan } from "../../protocol/media_format.ts";
 import { decodeG711, encodeG711 } from "../../audio/g711.ts";
 import { bytesOf, samplesOf } from "../../audio/pcm.ts";
 import { ResamplerFactory } from "../../audio/resampler.ts";

@@ -1,5 +1,5 @@
 /** The report of a simulated call, as data, JSON and human lines. */
-import { formatPlan, isAudioCodesFormat } from "../../audiocodes/media_format.ts";
+import { formatPlan, isAudioCodesFormat } from "../../protocol/media_format.ts";
 import { concatBytes } from "../../audio/pcm.ts";
 import { ResamplerFactory } from "../../audio/resampler.ts";
 import type { PcmAudio } from "../../audio/wav.ts";

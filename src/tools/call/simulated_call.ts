@@ -1,6 +1,6 @@
 /** The caller's script of a simulated call: connect, initiate, stream audio, listen, hang up. */
-import { formatPlan, isAudioCodesFormat } from "../../audiocodes/media_format.ts";
-import type { VaicMessage } from "../../audiocodes/messages.ts";
+import { formatPlan, isAudioCodesFormat } from "../../protocol/media_format.ts";
+import type { VaicMessage } from "../../protocol/audiocodes.ts";
 import { g711Silence } from "../../audio/g711.ts";
 import { toBase64 } from "../../audio/pcm.ts";
 import type { CallOptions, CallReport } from "./types.ts";

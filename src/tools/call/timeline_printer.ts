@@ -1,5 +1,5 @@
 /** Live terminal output of a call: timeline entries as lines, audio chunks summarised. */
-import { formatPlan, isAudioCodesFormat } from "../../audiocodes/media_format.ts";
+import { formatPlan, isAudioCodesFormat } from "../../protocol/media_format.ts";
 import type { TimelineEntry } from "./types.ts";
 
 /** Prints timeline entries as lines, summarising audio chunks (every `every` and per stream). */

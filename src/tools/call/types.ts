@@ -1,7 +1,7 @@
 /** The simulator's vocabulary: call options, timeline entries and the call report. */
 import type { Clock } from "../../core/clock.ts";
-import type { AudioCodesFormat } from "../../audiocodes/media_format.ts";
-import type { BotMessage } from "../../audiocodes/messages.ts";
+import type { AudioCodesFormat } from "../../protocol/media_format.ts";
+import type { BotMessage } from "../../protocol/audiocodes.ts";
 import type { ResamplerFactory } from "../../audio/resampler.ts";
 import type { PcmAudio } from "../../audio/wav.ts";
 

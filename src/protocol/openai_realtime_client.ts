@@ -2,6 +2,8 @@
  * zod schemas of the OpenAI Realtime GA client events (§3 of the protocol reference) and of the
  * session object they carry (§2.1). Strict objects: unknown fields, such as beta-era
  * `session.modalities`, are refused as `unknown_parameter` like the service does (§7.2).
+ * The local engine (`src/local/`) validates what it receives with them; their types are the
+ * client events any sender of this wire can use.
  */
 import { z } from "zod";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { ParsedServerEvent } from "../../src/realtime/events.ts";
-import { parseServerEvent, ServerEvent } from "../../src/realtime/events.ts";
+import type { ParsedServerEvent } from "../../src/protocol/openai_realtime.ts";
+import { parseServerEvent, ServerEvent } from "../../src/protocol/openai_realtime.ts";
 
 /** What parseServerEvent answers when every known event goes through the zod schema. */
 function throughSchema(text: string): ParsedServerEvent {

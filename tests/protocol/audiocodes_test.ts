@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { ParsedFrame } from "../../src/audiocodes/messages.ts";
-import { parseVaicFrame, VaicMessage } from "../../src/audiocodes/messages.ts";
+import type { ParsedFrame } from "../../src/protocol/audiocodes.ts";
+import { parseVaicFrame, VaicMessage } from "../../src/protocol/audiocodes.ts";
 
 /** What parseVaicFrame answers when every frame goes through the zod schema. */
 function throughSchema(text: string): ParsedFrame {

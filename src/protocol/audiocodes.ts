@@ -2,7 +2,7 @@
  * zod schemas of the AudioCodes Bot API (WebSocket streaming mode), both directions.
  *
  * Wire names stay as on the wire. Unknown fields are stripped, never rejected (§1.4).
- * Audio fields are plain strings: base64 is checked by {@linkcode isBase64} where needed.
+ * Audio fields are plain strings: base64 is checked by `isBase64` (./base64.ts) where needed.
  */
 import { z } from "zod";
 
@@ -307,20 +307,4 @@ function chunkFastPath(raw: Record<string, unknown>): UserStreamChunk | undefine
   if (participant === undefined) return { type: "userStream.chunk", conversationId, audioChunk };
   if (typeof participant !== "string") return undefined;
   return { type: "userStream.chunk", conversationId, audioChunk, participant };
-}
-
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/**
- * Checks that a string is standard padded base64 (RFC 4648 §4) without decoding it, so the
- * pass-through path can reject garbage while never touching the audio bytes.
- */
-export function isBase64(text: string): boolean {
-  return text.length % 4 === 0 && BASE64.test(text);
-}
-
-/** Number of bytes a valid base64 string decodes to. */
-export function base64ByteLength(text: string): number {
-  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
-  return (text.length / 4) * 3 - padding;
 }

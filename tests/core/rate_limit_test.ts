@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fullBucket, take } from "../../src/user/rate_limit.ts";
+import { fullBucket, take } from "../../src/core/rate_limit.ts";
 
 Deno.test("take() allows a second of burst, then refills at the rate", () => {
   let bucket = fullBucket(4, 0);
