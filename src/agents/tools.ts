@@ -115,10 +115,17 @@ export class McpPool {
     const entries = [...this.#clients.values()];
     this.#clients.clear();
     await Promise.all(entries.map(async (entry) => {
+      // A server that never answers must not hold the gateway's shutdown.
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await (await entry).client.close();
+        await Promise.race([
+          (async () => await (await entry).client.close())(),
+          new Promise<void>((resolve) => timer = setTimeout(resolve, 2000)),
+        ]);
       } catch {
         // Never connected.
+      } finally {
+        clearTimeout(timer);
       }
     }));
   }

@@ -53,6 +53,9 @@ function toolServer(slowMs = 3000) {
 function mcpServer() {
   const calls: Record<string, unknown>[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    // Stateless: no server-to-client SSE stream (spec: 405 for GET). A stream left open by the
+    // client would keep shutdown() waiting for its request to end.
+    if (req.method !== "POST") return new Response(null, { status: 405 });
     const mcp = new McpServer({ name: "bank", version: "1.0.0" });
     mcp.registerTool("order_status", {
       description: "The status of an order",
