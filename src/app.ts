@@ -11,7 +11,7 @@ import { silentLogger } from "./core/logger.ts";
 import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
 import type { Mount } from "./core/mount.ts";
 import type { Gateway, RunningServer } from "./server.ts";
-import { createGateway, listen } from "./server.ts";
+import { clusterSummary, createGateway, listen } from "./server.ts";
 import { createLocalEngine, ENGINE_PATH } from "./local/engine.ts";
 import type { LocalEngine, LocalEngineOptions } from "./local/engine.ts";
 import { phoneAgents } from "./audiocodes/phone_agent.ts";
@@ -95,6 +95,16 @@ export async function buildGateway(
     calls: () => gateway.manager.size,
     sessions: () => user.connections.size,
   });
+  // The shared call registry (REDIS_URL): connects in the background, never delays start-up.
+  const cluster = config.REDIS_URL === undefined ? undefined : new CallCluster({
+    url: config.REDIS_URL,
+    leaseTtlMs: config.CLUSTER_LEASE_TTL_MS,
+    resumeWaitMs: config.CLUSTER_RESUME_WAIT_MS ?? config.CLUSTER_LEASE_TTL_MS + 1000,
+    graceMs: config.RESUME_GRACE_MS,
+    clock,
+    log,
+    onOp: (op, outcome) => metrics.registryOps.inc({ op, outcome }),
+  });
   // The user API closes before the engine, so its Bridges never see the upstream vanish.
   const user = createUserRealtime({
     config,
@@ -104,6 +114,10 @@ export async function buildGateway(
     metrics,
     profiles: () => profiles.current,
     mcp,
+    // Per-peer and per-user caps count across the cluster when there is one.
+    ...(cluster
+      ? { slots: cluster, clusterView: () => clusterSummary(cluster.view) }
+      : {}),
   });
   const mounts: Mount[] = [user, createWebPage({ allowedOrigins: config.ALLOWED_ORIGINS }), {
     // Agents: nothing to serve; closed with the gateway (file watch, MCP clients).
@@ -137,16 +151,6 @@ export async function buildGateway(
     })
     : undefined;
   if (engine) mounts.push(engine);
-  // The shared call registry (REDIS_URL): connects in the background, never delays start-up.
-  const cluster = config.REDIS_URL === undefined ? undefined : new CallCluster({
-    url: config.REDIS_URL,
-    leaseTtlMs: config.CLUSTER_LEASE_TTL_MS,
-    resumeWaitMs: config.CLUSTER_RESUME_WAIT_MS ?? config.CLUSTER_LEASE_TTL_MS + 1000,
-    graceMs: config.RESUME_GRACE_MS,
-    clock,
-    log,
-    onOp: (op, outcome) => metrics.registryOps.inc({ op, outcome }),
-  });
   const gateway = createGateway({
     ...(cluster ? { cluster } : {}),
     config,

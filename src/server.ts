@@ -11,7 +11,7 @@ import { silentLogger } from "./core/logger.ts";
 import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
 import { ConversationManager } from "./audiocodes/conversation_manager.ts";
 import { serveAudioCodesSocket } from "./audiocodes/connection.ts";
-import { CountPerKey, peerAddress } from "./core/peer.ts";
+import { localSlots, peerAddress } from "./core/peer.ts";
 import { bearerToken, secretsEqual } from "./core/secrets.ts";
 import { GatewayMetrics, outcomeOf } from "./core/metrics.ts";
 import type { CallCluster } from "./cluster/call_cluster.ts";
@@ -107,8 +107,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   manager.onRelease((_, reason) => metrics.callsTotal.inc({ outcome: outcomeOf(reason) }));
   const sockets = new Set<WebSocket>();
-  /** `/ws` sockets per peer that do not carry a call yet (idle-socket floods). */
-  const pending = new CountPerKey();
+  /**
+   * `/ws` sockets per peer that do not carry a call yet (idle-socket floods), counted across the
+   * cluster when there is one (key `ws-pending:<peer>`).
+   */
+  const pending = cluster ?? localSlots();
   /** Refusals logged per second at most (a refused flood must not flood the log). */
   let refusalLogAt = -Infinity;
   let refusalsSuppressed = 0;
@@ -130,7 +133,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return token !== undefined && secretsEqual(token, expected);
   };
 
-  const audiocodes = (request: Request, info: { remoteAddr?: Deno.Addr }): Response => {
+  const audiocodes = async (
+    request: Request,
+    info: { remoteAddr?: Deno.Addr },
+  ): Promise<Response> => {
     // Headers must be read before Deno.upgradeWebSocket.
     const peer = peerAddress(request, { ...info, trustProxy: config.TRUST_PROXY });
     if (!authorizedForBot(request)) {
@@ -163,7 +169,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
         "retry-after": "1",
       });
     }
-    if (!pending.tryAcquire(peer, config.MAX_CONNECTIONS_PER_PEER)) {
+    const pendingKey = `ws-pending:${peer}`;
+    if (!await pending.acquire(pendingKey, config.MAX_CONNECTIONS_PER_PEER)) {
       metrics.refusedConnections.inc({ route: "audiocodes", reason: "peer_limit" });
       logRefusal(
         { path: "/ws", peer, limit: config.MAX_CONNECTIONS_PER_PEER },
@@ -173,11 +180,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
         "retry-after": "1",
       });
     }
+    if (draining) {
+      // Drain began while the cluster counted the slot.
+      pending.release(pendingKey);
+      return json({ error: "Cannot connect: the gateway is shutting down" }, 503, {
+        "retry-after": "1",
+        connection: "close",
+      });
+    }
     let upgraded: { socket: WebSocket; response: Response };
     try {
       upgraded = Deno.upgradeWebSocket(request);
     } catch {
-      pending.release(peer);
+      pending.release(pendingKey);
       return json({ error: "Cannot connect: not a valid WebSocket upgrade" }, 400);
     }
     const { socket, response } = upgraded;
@@ -185,7 +200,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const settle = (): void => {
       if (!isPending) return;
       isPending = false;
-      pending.release(peer);
+      pending.release(pendingKey);
     };
     sockets.add(socket);
     socket.addEventListener("close", () => {
@@ -345,7 +360,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 }
 
 /** The cluster part of `/health` and `/ready`: this instance and every live one. */
-function clusterSummary(view: CallCluster["view"]): Record<string, unknown> {
+export function clusterSummary(view: CallCluster["view"]): Record<string, unknown> {
   return {
     instance: view.instance,
     redis: view.redis,

@@ -10,9 +10,19 @@
 import { createClient } from "@redis/client";
 import type { Clock, TimerId } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import type { Slots } from "../core/peer.ts";
 import type { CallRecord } from "./call_record.ts";
 import { decodeRecord, encodeRecord } from "./call_record.ts";
-import { CLAIM, HEARTBEAT, LEAVE, PUT, RELEASE, RENEW } from "./scripts.ts";
+import {
+  CLAIM,
+  HEARTBEAT,
+  LEAVE,
+  PUT,
+  RELEASE,
+  RENEW,
+  SLOT_ACQUIRE,
+  SLOT_SET,
+} from "./scripts.ts";
 
 /** What the registry asks of this instance's calls (the ConversationManager). */
 export interface ClusterHost {
@@ -66,7 +76,14 @@ export interface ClusterView {
 }
 
 /** Registry operations, counted for metrics (`op`: put, claim, renew, release, heartbeat). */
-export type RegistryOp = "put" | "claim" | "renew" | "release" | "heartbeat" | "letgo";
+export type RegistryOp =
+  | "put"
+  | "claim"
+  | "renew"
+  | "release"
+  | "heartbeat"
+  | "letgo"
+  | "slot";
 
 /** Options of a {@linkcode CallCluster}. */
 export interface CallClusterOptions {
@@ -105,8 +122,11 @@ const callKey = (id: string) => `vg:{${id}}:call`;
 const leaseKey = (id: string) => `vg:{${id}}:lease`;
 const letGoChannel = (instance: string) => `vg:letgo:${instance}`;
 
-/** The Redis-backed registry of one gateway instance. */
-export class CallCluster implements AsyncDisposable {
+/**
+ * The Redis-backed registry of one gateway instance. It is also the cluster's admission
+ * {@linkcode Slots}: per-peer and per-user connection caps counted over every live instance.
+ */
+export class CallCluster implements AsyncDisposable, Slots {
   readonly instanceId: string;
   readonly #options: CallClusterOptions;
   readonly #log: Logger;
@@ -114,6 +134,8 @@ export class CallCluster implements AsyncDisposable {
   readonly #client: Client;
   readonly #subscriber: Client;
   readonly #owned = new Map<string, Owned>();
+  /** This instance's admission slots per key (the truth its `:slots` hash in Redis mirrors). */
+  readonly #slots = new Map<string, number>();
   readonly #abort = new AbortController();
   readonly #startedAt: number;
   #host: ClusterHost | undefined;
@@ -312,6 +334,61 @@ export class CallCluster implements AsyncDisposable {
     }
   }
 
+  // ---- admission slots (cluster-wide connection caps) ----
+
+  /**
+   * Takes a slot of `key` if the cluster holds fewer than `cap` (this instance's count, taken at
+   * once, plus every live instance's last written count). While Redis is away the cap is counted
+   * on this instance only: admissions never wait for Redis.
+   */
+  async acquire(key: string, cap: number): Promise<boolean> {
+    if (this.#closed) return false;
+    // Taken here first, synchronously: concurrent admissions on this instance see each other.
+    const count = (this.#slots.get(key) ?? 0) + 1;
+    this.#slots.set(key, count);
+    let allowed = count <= cap;
+    if (allowed && this.up) {
+      try {
+        const [status] = strings(
+          await this.#eval(SLOT_ACQUIRE, [INSTANCES], [
+            this.instanceId,
+            key,
+            String(cap),
+            String(count),
+            String(this.#options.leaseTtlMs),
+          ]),
+        );
+        this.#options.onOp?.("slot", status ?? "bad reply");
+        allowed = status !== "full";
+      } catch {
+        // Redis went away: the local count decided.
+        this.#options.onOp?.("slot", "error");
+      }
+    }
+    if (!allowed) this.#giveBack(key);
+    return allowed;
+  }
+
+  /** Gives back a slot taken with {@linkcode acquire}. */
+  release(key: string): void {
+    this.#giveBack(key);
+  }
+
+  #giveBack(key: string): void {
+    const count = (this.#slots.get(key) ?? 0) - 1;
+    if (count <= 0) this.#slots.delete(key);
+    else this.#slots.set(key, count);
+    if (!this.up || this.#closed) return;
+    // Written in order with later acquisitions and heartbeats (one connection, in order), so a
+    // heartbeat that counted this slot while it was being taken is corrected too.
+    this.#eval(SLOT_SET, [INSTANCES], [
+      this.instanceId,
+      key,
+      String(Math.max(0, count)),
+      String(this.#options.leaseTtlMs),
+    ]).catch(() => this.#options.onOp?.("slot", "error"));
+  }
+
   // ---- internals ----
 
   #recordTtl(): number {
@@ -443,6 +520,7 @@ export class CallCluster implements AsyncDisposable {
           String(counts.detached),
           String(counts.sessions),
           String(this.#startedAt),
+          ...[...this.#slots].flatMap(([key, count]) => [key, String(count)]),
         ]),
       );
       const instances: InstanceInfo[] = [];

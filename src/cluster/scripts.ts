@@ -99,7 +99,8 @@ return 'lost'
 
 /**
  * An instance's heartbeat and the cluster view, in one round trip. KEYS: the instance set.
- * ARGV: instance, ttl, calls, detached, sessions, startedAt. Returns
+ * ARGV: instance, ttl, calls, detached, sessions, startedAt, then the instance's admission slots
+ * as key, count pairs (its `:slots` hash is replaced by them, so it never drifts). Returns
  * `{instance, calls, detached, sessions, startedAt, …}` flattened for every live instance.
  */
 export const HEARTBEAT = `
@@ -112,6 +113,12 @@ redis.call('PEXPIRE', KEYS[1], ttl * 4)
 local me = KEYS[1] .. ':' .. ARGV[1]
 redis.call('HSET', me, 'calls', ARGV[3], 'detached', ARGV[4], 'sessions', ARGV[5], 'startedAt', ARGV[6])
 redis.call('PEXPIRE', me, ttl)
+local slots = me .. ':slots'
+redis.call('DEL', slots)
+for i = 7, #ARGV - 1, 2 do
+  redis.call('HSET', slots, ARGV[i], ARGV[i + 1])
+end
+if #ARGV > 6 then redis.call('PEXPIRE', slots, ttl) end
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local h = redis.call('HMGET', KEYS[1] .. ':' .. id, 'calls', 'detached', 'sessions', 'startedAt')
@@ -129,6 +136,44 @@ return out
 /** Leaves the cluster view at once (a clean shutdown). KEYS: the instance set. ARGV: instance. */
 export const LEAVE = `
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[1] .. ':' .. ARGV[1])
+redis.call('DEL', KEYS[1] .. ':' .. ARGV[1], KEYS[1] .. ':' .. ARGV[1] .. ':slots')
+return 'ok'
+`;
+
+/**
+ * Takes an admission slot (a connection per peer or per user) against a cluster-wide cap.
+ * KEYS: the instance set. ARGV: instance, slot key, cap, this instance's count of the key with
+ * the new slot, ttl. Counts the key over every live instance's `:slots` hash (heartbeats within
+ * the TTL) and this instance's own count; under the cap it writes the new count and returns
+ * `{'ok', total}`, otherwise `{'full', total}` and writes nothing.
+ */
+export const SLOT_ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local others = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
+  if id ~= ARGV[1] then
+    others = others + tonumber(redis.call('HGET', KEYS[1] .. ':' .. id .. ':slots', ARGV[2]) or '0')
+  end
+end
+local count = tonumber(ARGV[4])
+if others + count > tonumber(ARGV[3]) then
+  return {'full', tostring(others + count - 1)}
+end
+local slots = KEYS[1] .. ':' .. ARGV[1] .. ':slots'
+redis.call('HSET', slots, ARGV[2], count)
+redis.call('PEXPIRE', slots, ARGV[5])
+return {'ok', tostring(others + count)}
+`;
+
+/** Writes this instance's count of one slot key (0 deletes it). ARGV: instance, key, count, ttl. */
+export const SLOT_SET = `
+local slots = KEYS[1] .. ':' .. ARGV[1] .. ':slots'
+if tonumber(ARGV[3]) > 0 then
+  redis.call('HSET', slots, ARGV[2], ARGV[3])
+  redis.call('PEXPIRE', slots, ARGV[4])
+else
+  redis.call('HDEL', slots, ARGV[2])
+end
 return 'ok'
 `;

@@ -47,3 +47,25 @@ export class CountPerKey {
     return this.#counts.size;
   }
 }
+
+/**
+ * Admission slots: live connections counted per key (a peer address, a user) against a cap —
+ * on this instance ({@linkcode localSlots}) or across every instance of a cluster (the Redis
+ * registry). `acquire` takes the slot before it resolves, so concurrent admissions never both
+ * pass the last free slot; `release` gives it back.
+ */
+export interface Slots {
+  /** Takes a slot of `key` if fewer than `cap` are held; resolves false (nothing taken) at the cap. */
+  acquire(key: string, cap: number): Promise<boolean>;
+  /** Gives back a slot taken with `acquire`. */
+  release(key: string): void;
+}
+
+/** Slots counted on this instance only (no cluster). */
+export function localSlots(): Slots {
+  const counts = new CountPerKey();
+  return {
+    acquire: (key, cap) => Promise.resolve(counts.tryAcquire(key, cap)),
+    release: (key) => counts.release(key),
+  };
+}

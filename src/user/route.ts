@@ -11,7 +11,8 @@ import { randomId } from "../core/ids.ts";
 import type { Logger } from "../core/logger.ts";
 import { silentLogger } from "../core/logger.ts";
 import { boundedLogger } from "../core/bounded_log.ts";
-import { CountPerKey, peerAddress } from "../core/peer.ts";
+import type { Slots } from "../core/peer.ts";
+import { localSlots, peerAddress } from "../core/peer.ts";
 import type { Mount } from "../core/mount.ts";
 import type { GatewayMetrics } from "../core/metrics.ts";
 import type { Tracer } from "../core/tracing.ts";
@@ -43,6 +44,13 @@ export interface UserRealtimeOptions {
   /** Agent profiles in force (app sessions match on route `app` and their user id). */
   readonly profiles?: () => ProfileSet;
   readonly mcp?: McpPool;
+  /**
+   * Where the per-peer and per-user caps are counted: this instance (default) or the cluster
+   * (the Redis registry, so a client spreading sockets over instances meets the same caps).
+   */
+  readonly slots?: Slots;
+  /** The cluster's view for `…/status` (instances and their counts), when there is one. */
+  readonly clusterView?: () => Record<string, unknown>;
 }
 
 /** The mounted API and its live connections. */
@@ -98,10 +106,14 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
     linesPerSecond: config.LOG_LINES_PER_SOCKET,
     now: () => clock.monotonic(),
   });
-  /** Live sessions per user (`route:userId`: an open-route id never counts against a JWT's). */
-  const perUser = new CountPerKey();
-  /** Live sockets per peer address. */
-  const perPeer = new CountPerKey();
+  /**
+   * Live sockets per peer address (`app-peer:…`) and sessions per user (`app-user:route:id`: an
+   * open-route id never counts against a JWT's).
+   */
+  const slots = options.slots ?? localSlots();
+  /** Upgrades between their first check and their socket (the caps wait on the cluster). */
+  let admitting = 0;
+  let closed = false;
 
   const counts = () => {
     let open = 0;
@@ -123,7 +135,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
     return json({ error: code, message }, status, context.headers);
   };
 
-  const upgrade = (
+  const upgrade = async (
     request: Request,
     target: {
       readonly route: RouteKind;
@@ -132,7 +144,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
       /** False for a static token: it names a service, not a user (counted per peer only). */
       readonly perUser: boolean;
     },
-  ): Response => {
+  ): Promise<Response> => {
     const { route, userId, peer } = target;
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return json({ error: "Cannot connect: this route needs a WebSocket upgrade" }, 426, {
@@ -141,60 +153,74 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
     }
     const protocol = selectProtocol(presentedCredentials(request).protocols);
     if (!protocol.ok) return refuse(400, "subprotocol_required", protocol.error, { peer });
-    // Caps, checked and taken in one synchronous step (no await between check and count).
-    if (connections.size >= config.MAX_APP_SESSIONS) {
-      return refuse(
+    const full = () =>
+      refuse(
         503,
         "server_full",
         "Cannot connect: the gateway has no room for another session; try again later",
         { peer, headers: { "retry-after": "5" } },
       );
-    }
-    if (perPeer.count(peer) >= config.MAX_CONNECTIONS_PER_PEER) {
-      return refuse(
-        429,
-        "too_many_connections",
-        `Cannot connect: this address already has ${config.MAX_CONNECTIONS_PER_PEER} open sessions; close one first`,
-        { peer },
-      );
-    }
-    const userKey = `${route}:${userId}`;
-    const perUserCapped = target.perUser;
-    if (perUserCapped && perUser.count(userKey) >= config.MAX_SESSIONS_PER_USER) {
-      return refuse(
-        429,
-        "too_many_sessions",
-        `Cannot connect: user ${
-          JSON.stringify(userId)
-        } already has ${config.MAX_SESSIONS_PER_USER} open sessions; close one first`,
-        { peer },
-      );
-    }
-    let upgraded: { socket: WebSocket; response: Response };
+    if (connections.size + admitting >= config.MAX_APP_SESSIONS) return full();
+    // Caps: each slot is taken as it is checked (the cluster counts every instance's).
+    const peerKey = `app-peer:${peer}`;
+    const userKey = target.perUser ? `app-user:${route}:${userId}` : undefined;
+    admitting++;
+    let held: string[] = [];
     try {
-      upgraded = Deno.upgradeWebSocket(
-        request,
-        protocol.protocol === undefined ? {} : { protocol: protocol.protocol },
-      );
-    } catch {
-      return json({ error: "Cannot connect: not a valid WebSocket upgrade" }, 400);
+      if (!await slots.acquire(peerKey, config.MAX_CONNECTIONS_PER_PEER)) {
+        return refuse(
+          429,
+          "too_many_connections",
+          `Cannot connect: this address already has ${config.MAX_CONNECTIONS_PER_PEER} open sessions; close one first`,
+          { peer },
+        );
+      }
+      held.push(peerKey);
+      if (userKey !== undefined) {
+        if (!await slots.acquire(userKey, config.MAX_SESSIONS_PER_USER)) {
+          return refuse(
+            429,
+            "too_many_sessions",
+            `Cannot connect: user ${
+              JSON.stringify(userId)
+            } already has ${config.MAX_SESSIONS_PER_USER} open sessions; close one first`,
+            { peer },
+          );
+        }
+        held.push(userKey);
+      }
+      if (closed) {
+        return json({ error: "Cannot connect: the gateway is shutting down" }, 503);
+      }
+      let upgraded: { socket: WebSocket; response: Response };
+      try {
+        upgraded = Deno.upgradeWebSocket(
+          request,
+          protocol.protocol === undefined ? {} : { protocol: protocol.protocol },
+        );
+      } catch {
+        return json({ error: "Cannot connect: not a valid WebSocket upgrade" }, 400);
+      }
+      const { socket, response } = upgraded;
+      // The connection owns the slots now: given back when it closes.
+      const keys = held;
+      held = [];
+      const connection = serveUserSocket(socket, {
+        deps,
+        route,
+        userId,
+        peer,
+        onClose: (c) => {
+          if (!connections.delete(c)) return;
+          for (const key of keys) slots.release(key);
+        },
+      });
+      connections.add(connection);
+      return response;
+    } finally {
+      admitting--;
+      for (const key of held) slots.release(key);
     }
-    const { socket, response } = upgraded;
-    if (perUserCapped) perUser.tryAcquire(userKey, Infinity);
-    perPeer.tryAcquire(peer, Infinity);
-    const connection = serveUserSocket(socket, {
-      deps,
-      route,
-      userId,
-      peer,
-      onClose: (c) => {
-        if (!connections.delete(c)) return;
-        if (perUserCapped) perUser.release(userKey);
-        perPeer.release(peer);
-      },
-    });
-    connections.add(connection);
-    return response;
   };
 
   const authenticated = async (request: Request, peer: string): Promise<Response> => {
@@ -221,6 +247,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
       service: "realtime",
       status: "ok",
       connections: counts(),
+      ...(options.clusterView ? { cluster: options.clusterView() } : {}),
       routes: { open: openRouteEnabled(config), authenticated: authenticator.enabled },
       upstream: {
         mode: usesLocalEngine(config) ? "local" : "openai",
@@ -271,6 +298,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
       return connections.size;
     },
     shutdown() {
+      closed = true;
       for (const connection of connections) {
         connection.end({
           error: "server_shutting_down",
@@ -282,6 +310,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
       return Promise.resolve();
     },
     close() {
+      closed = true;
       for (const connection of connections) connection.close(1001, "gateway shutting down");
       return Promise.resolve();
     },
