@@ -9,11 +9,11 @@ ENV DENO_DIR=/deno-dir \
     PORT=8000 \
     HOST=0.0.0.0
 
-# Only the runtime's dependencies (deno.runtime.json: no test, bench or bundle packages), resolved
-# strictly from their own committed lockfile.
-COPY deno.json deno.runtime.json deno.runtime.lock ./
+# Only the runtime's dependencies (deno.json: no test, bench or bundle packages; those are in
+# deno.dev.json), resolved strictly from their own committed lockfile.
+COPY deno.json deno.lock ./
 COPY src/ ./src/
-RUN deno cache --config deno.runtime.json --frozen src/main.ts \
+RUN deno cache --frozen src/main.ts \
     && chown -R deno:deno /deno-dir
 
 USER deno
@@ -26,4 +26,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD ["/bin/bash", "-c
   "exec 3<>/dev/tcp/127.0.0.1/${PORT:-8000} && printf 'GET /health HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
 
 # PORT and every other setting come from the environment (see .env.example). SIGTERM drains.
-CMD ["run", "--config", "deno.runtime.json", "--frozen", "--cached-only", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"]
+CMD ["run", "--frozen", "--cached-only", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"]

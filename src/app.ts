@@ -115,9 +115,7 @@ export async function buildGateway(
     profiles: () => profiles.current,
     mcp,
     // Per-peer and per-user caps count across the cluster when there is one.
-    ...(cluster
-      ? { slots: cluster, clusterView: () => clusterSummary(cluster.view) }
-      : {}),
+    ...(cluster ? { slots: cluster, clusterView: () => clusterSummary(cluster.view) } : {}),
   });
   const mounts: Mount[] = [user, createWebPage({ allowedOrigins: config.ALLOWED_ORIGINS }), {
     // Agents: nothing to serve; closed with the gateway (file watch, MCP clients).

@@ -3,7 +3,7 @@
  * `deno task start` runs. The platform owns the listener, TLS and process lifetime.
  *
  * ```sh
- * deno serve --config deno.runtime.json --allow-net --allow-env --allow-read --port 8000 src/deploy.ts
+ * deno serve --allow-net --allow-env --allow-read --port 8000 src/deploy.ts
  * ```
  *
  * What differs from `src/main.ts`: no `.env` file (set variables in the platform), no signal

@@ -36,7 +36,7 @@ Deno.test("deno serve runs src/deploy.ts: health, and a phone call answered offl
     args: [
       "serve",
       "--config",
-      "deno.runtime.json",
+      "deno.json",
       "--allow-net",
       "--allow-env",
       "--allow-read",
@@ -90,6 +90,8 @@ Deno.test("TLS_CERT_FILE/TLS_KEY_FILE serve https:// and wss:// in-process", asy
   const call = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "--config",
+      "deno.dev.json",
       "--cert",
       tls("ca.pem"),
       "--allow-net",

@@ -17,7 +17,7 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
     args: [
       "run",
       "--config",
-      "deno.runtime.json",
+      "deno.json",
       "--allow-net",
       "--allow-env",
       "--allow-read",

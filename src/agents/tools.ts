@@ -5,10 +5,11 @@
  * a non-2xx answer, a timeout or a refused connection becomes `{"ok":false,"error":…}` — and is
  * cancelled when the call ends. Secrets (header values) are never logged.
  */
-import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import type { Logger } from "../core/logger.ts";
 import type { GatewayMetrics } from "../core/metrics.ts";
 import type { FunctionTool } from "../realtime/session_config.ts";
+import type { McpClient } from "./mcp_client.ts";
+import { connectMcp } from "./mcp_client.ts";
 import type { AgentProfile, HttpTool, McpServerSpec } from "./profile.ts";
 import { httpToolDefinitions } from "./profile.ts";
 
@@ -36,25 +37,25 @@ const MCP_SEPARATOR = "__";
  * reconnected after a failure. Tool lists are cached per connection.
  */
 export class McpPool {
-  readonly #clients = new Map<string, Promise<{ client: Client; tools: McpToolInfo[] }>>();
+  readonly #clients = new Map<string, Promise<{ client: McpClient; tools: McpToolInfo[] }>>();
   readonly #log: Logger;
 
   constructor(options: { log: Logger }) {
     this.#log = options.log;
   }
 
-  #connect(spec: McpServerSpec): Promise<{ client: Client; tools: McpToolInfo[] }> {
+  #connect(spec: McpServerSpec): Promise<{ client: McpClient; tools: McpToolInfo[] }> {
     const key = `${spec.url} ${JSON.stringify(spec.headers)}`;
     let entry = this.#clients.get(key);
     if (!entry) {
       entry = (async () => {
-        const client = new Client({ name: "voice-gateway", version: "1" });
-        const transport = new StreamableHTTPClientTransport(new URL(spec.url), {
-          requestInit: { headers: spec.headers },
+        const timeoutMs = spec.timeoutMs ?? 10_000;
+        const client = await connectMcp(new URL(spec.url), {
+          ...(spec.headers ? { headers: spec.headers } : {}),
+          timeoutMs,
         });
-        await client.connect(transport, { timeout: spec.timeoutMs ?? 10_000 });
-        const listed = await client.listTools(undefined, { timeout: spec.timeoutMs ?? 10_000 });
-        const tools = listed.tools.map((t) => ({
+        const listed = await client.listTools({ timeoutMs });
+        const tools = listed.map((t) => ({
           name: t.name,
           description: t.description ?? t.title ?? t.name,
           inputSchema: { ...t.inputSchema },
@@ -91,17 +92,16 @@ export class McpPool {
   ): Promise<{ ok: boolean; output: string }> {
     try {
       const { client } = await this.#connect(spec);
-      const result = await client.callTool({ name, arguments: args }, {
+      const result = await client.callTool(name, args, {
         signal,
-        timeout: spec.timeoutMs ?? timeoutMs,
+        timeoutMs: spec.timeoutMs ?? timeoutMs,
       });
-      const content = Array.isArray(result.content) ? result.content : [];
-      const text = content.map((c) =>
+      const text = result.content.map((c) =>
         typeof c === "object" && c !== null && "text" in c && typeof c.text === "string"
           ? c.text
           : ""
       ).join("\n");
-      if (result.isError === true) return { ok: false, output: errorOutput(text || "tool error") };
+      if (result.isError) return { ok: false, output: errorOutput(text || "tool error") };
       return { ok: true, output: text };
     } catch (error) {
       if (signal.aborted) return { ok: false, output: errorOutput("cancelled") };

@@ -13,16 +13,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Slots } from "../core/peer.ts";
 import type { CallRecord } from "./call_record.ts";
 import { decodeRecord, encodeRecord } from "./call_record.ts";
-import {
-  CLAIM,
-  HEARTBEAT,
-  LEAVE,
-  PUT,
-  RELEASE,
-  RENEW,
-  SLOT_ACQUIRE,
-  SLOT_SET,
-} from "./scripts.ts";
+import { CLAIM, HEARTBEAT, LEAVE, PUT, RELEASE, RENEW, SLOT_ACQUIRE, SLOT_SET } from "./scripts.ts";
 
 /** What the registry asks of this instance's calls (the ConversationManager). */
 export interface ClusterHost {

@@ -65,6 +65,8 @@ Deno.test("same-format audio is forwarded without ever being decoded or encoded"
           output = await new Deno.Command(Deno.execPath(), {
             args: [
               "run",
+              "--config",
+              "deno.dev.json",
               "-A",
               "src/tools/call.ts",
               "--url",

@@ -15,7 +15,16 @@ async function bundleSdk(): Promise<string> {
   try {
     const out = `${dir}/voice_session.js`;
     const run = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--platform", "browser", "-o", out, "src/client/mod.ts"],
+      args: [
+        "bundle",
+        "--config",
+        "deno.dev.json",
+        "--platform",
+        "browser",
+        "-o",
+        out,
+        "src/client/mod.ts",
+      ],
       cwd: ROOT,
       env: { NO_COLOR: "1" },
       stdout: "piped",

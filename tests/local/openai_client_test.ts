@@ -17,6 +17,8 @@ Deno.test("engine serves the openai package's realtime client over wss://", asyn
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "--config",
+      "deno.dev.json",
       "--allow-net",
       "--allow-env",
       "--allow-read",
@@ -50,6 +52,8 @@ Deno.test("engine refuses a client that does not trust its certificate", async (
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "--config",
+      "deno.dev.json",
       "--allow-net",
       "--allow-env",
       "--allow-read",

@@ -82,7 +82,7 @@ async function traceGateway(
       Deno.execPath(),
       "run",
       "--config",
-      "deno.runtime.json",
+      "deno.json",
       "--allow-net",
       "--allow-env",
       "--allow-read",

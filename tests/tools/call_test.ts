@@ -592,7 +592,17 @@ Deno.test("timelinePrinter() summarises chunks", () => {
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", CALL_TS, ...args],
+    args: [
+      "run",
+      "--config",
+      "deno.dev.json",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      CALL_TS,
+      ...args,
+    ],
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },

@@ -57,7 +57,17 @@ Deno.test("the committed bundles match the sources (deno task bundle)", async ()
     ];
     for (const [entry, file] of entries) {
       const { success, stderr } = await new Deno.Command(deno, {
-        args: ["bundle", "--platform", "browser", "--minify", "-o", `${out}/${file}`, entry],
+        args: [
+          "bundle",
+          "--config",
+          "deno.dev.json",
+          "--platform",
+          "browser",
+          "--minify",
+          "-o",
+          `${out}/${file}`,
+          entry,
+        ],
         cwd: root,
         env: { NO_COLOR: "1" },
         stdout: "null",
