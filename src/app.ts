@@ -94,6 +94,7 @@ export async function buildGateway(
   const metrics = new GatewayMetrics({
     calls: () => gateway.manager.size,
     sessions: () => user.connections.size,
+    enabled: config.METRICS_ENABLED,
   });
   // The shared call registry (REDIS_URL): connects in the background, never delays start-up.
   const cluster = config.REDIS_URL === undefined ? undefined : new CallCluster({

@@ -146,6 +146,8 @@ export const Env = z.object({
   TOOL_TIMEOUT_MS: int(100, 300_000).default(8000),
   /** A tool still running after this long makes the bot say a short filler, once. */
   TOOL_FILLER_MS: int(0, 60_000).default(1500),
+  /** `false` turns metrics off: nothing is recorded and `GET /metrics` is 404. */
+  METRICS_ENABLED: bool.default(true),
   /** When set, `GET /metrics` requires `Authorization: Bearer <token>`. */
   METRICS_TOKEN: z.string().min(1).optional(),
   /** On SIGTERM/SIGINT, live calls may finish for this long before they are hung up. */

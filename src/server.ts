@@ -308,6 +308,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   const metricsRoute = async (request: Request): Promise<Response> => {
+    if (!metrics.enabled) return json({ error: "not found: metrics are off" }, 404);
     const expected = config.METRICS_TOKEN;
     if (expected !== undefined) {
       const token = bearerToken(request);

@@ -86,6 +86,27 @@ Deno.test("GET /metrics is Prometheus text whose counters follow a call", async 
   );
 });
 
+Deno.test("METRICS_ENABLED=false: nothing recorded, /metrics is 404, calls work", async () => {
+  await using app = await startTestApp({ GREETING: "false", METRICS_ENABLED: "false" });
+  const speech = readWav(
+    await Deno.readFile(new URL("./fixtures/speech/hello_16k.wav", import.meta.url)),
+  );
+  const report = await runCall({
+    url: wsUrl(app, "/ws"),
+    formats: ["raw/lpcm16"],
+    audio: speech,
+    speed: 2,
+  });
+  assert.deepEqual(report.violations, []);
+  assert.ok(report.playStreams.length > 0, "the bot answered");
+  const response = await fetch(`${app.url}/metrics`);
+  assert.equal(response.status, 404);
+  await response.body?.cancel();
+  // The registry holds no sample: nothing was recorded, even counters of the call just made.
+  const text = await app.gateway.metrics.text();
+  assert.doesNotMatch(text, /^voicegw_calls_accepted_total\{/m);
+});
+
 Deno.test("METRICS_TOKEN guards /metrics", async () => {
   await using app = await startTestApp({ METRICS_TOKEN: "scrape-me-please" });
   const refused = await fetch(`${app.url}/metrics`);

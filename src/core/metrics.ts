@@ -48,9 +48,26 @@ export const Usage = z.object({
   output_token_details: Tokens,
 });
 
+/** An instrument that records nothing (metrics turned off). */
+const NOOP = {
+  inc() {},
+  dec() {},
+  set() {},
+  observe() {},
+  reset() {},
+  labels() {
+    return NOOP;
+  },
+  startTimer() {
+    return () => 0;
+  },
+};
+
 /** The gateway's metrics. */
 export class GatewayMetrics {
   readonly registry = new Registry();
+  /** False with `METRICS_ENABLED=false`: every instrument is a no-op and `/metrics` is 404. */
+  readonly enabled: boolean;
   readonly callsTotal: Counter<"outcome">;
   readonly callsAccepted: Counter<"format">;
   readonly sessionsTotal: Counter<"outcome">;
@@ -71,7 +88,8 @@ export class GatewayMetrics {
   readonly toolLatency: Histogram<"kind">;
   readonly registryOps: Counter<"op" | "outcome">;
 
-  constructor(live: { calls: () => number; sessions: () => number }) {
+  constructor(live: { calls: () => number; sessions: () => number; enabled?: boolean }) {
+    this.enabled = live.enabled ?? true;
     const registers = [this.registry];
     this.callsTotal = new Counter({
       name: "voicegw_calls_ended_total",
@@ -181,6 +199,13 @@ export class GatewayMetrics {
       "Shared call registry (Redis) operations, by op and outcome: never per audio frame",
       ["op", "outcome"],
     );
+    if (!this.enabled) {
+      // Nothing is recorded anywhere, the per-frame paths included.
+      const self = this as unknown as Record<string, unknown>;
+      for (const key of Object.keys(self)) {
+        if (key !== "registry" && key !== "enabled") self[key] = NOOP;
+      }
+    }
   }
 
   /** Counts one response's usage. */
