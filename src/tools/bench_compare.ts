@@ -1,30 +1,65 @@
 /**
- * Capacity across instances (issue #15): the bench (`src/tools/bench.ts --url`) against gateways
- * behind a round-robin TCP balancer, in alternating rounds of
- * - `one`: one gateway, no Redis (today's single instance), and
- * - `two`: two gateways sharing a real `redis-server` (`REDIS_URL`),
- * both behind the same balancer so the extra hop is in both. For each it reports the calls each
- * instance took, the gateways' CPU per call-second, caller→upstream latency, and the registry
- * operations Redis served (from `/metrics`) per call and per thousand frames — Redis must stay off
- * the per-frame path.
+ * The bench (`src/tools/bench.ts --url`) against variants of the gateway, started here, in
+ * alternating rounds (the order flips each round, so the box's noise falls on every variant):
  *
- *   deno run -A src/tools/bench_cluster.ts --calls 100 --duration 20 --rounds 2
+ * - `--set cluster` (issue #15): `one` gateway without Redis against `two` gateways sharing a real
+ *   `redis-server` (`REDIS_URL`), both behind the same round-robin TCP balancer (so its hop is in
+ *   both). Reports the calls each instance took, the gateways' CPU per call-second, caller→upstream
+ *   latency and the registry operations Redis served (from `/metrics`) per call and per thousand
+ *   frames: Redis must stay off the per-frame path.
+ * - `--set observability` (issue #14): one gateway with metrics on (the default), with
+ *   `METRICS_ENABLED=false`, and with `OTEL_DENO=true` exporting to a local OTLP receiver here.
+ *
+ *   deno task bench:compare --set cluster --calls 100 --duration 20 --rounds 2
+ *   deno task bench:compare --set observability --calls 100 --duration 20 --rounds 3
  */
 import { parseArgs } from "node:util";
 import type { DenoChild } from "./bench/process.ts";
 import { baseEnv, sampleProcess, startDenoChild } from "./bench/process.ts";
 
+/** One way of running the gateway. */
+interface Variant {
+  readonly name: string;
+  readonly instances: number;
+  readonly redis: boolean;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+const SETS: Record<string, readonly Variant[]> = {
+  cluster: [
+    { name: "one", instances: 1, redis: false, env: {} },
+    { name: "two", instances: 2, redis: true, env: {} },
+  ],
+  observability: [
+    { name: "metrics", instances: 1, redis: false, env: {} },
+    { name: "no-metrics", instances: 1, redis: false, env: { METRICS_ENABLED: "false" } },
+    {
+      name: "otel",
+      instances: 1,
+      redis: false,
+      env: {
+        OTEL_DENO: "true",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_SERVICE_NAME: "voice-gateway-bench",
+      },
+    },
+  ],
+};
+
 interface ModeResult {
-  readonly mode: "one" | "two";
+  readonly mode: string;
   readonly callsPerInstance: number[];
   readonly cpuMsPerCallSecond: number;
   readonly callerToUpstreamP50Ms: number;
   readonly callerToUpstreamP99Ms: number;
+  readonly upstreamToCallerP99Ms: number;
   readonly framesSent: number;
   readonly registryOps: number;
   readonly registryOpsPerCall: number;
   readonly registryOpsPerKiloFrame: number;
   readonly errors: number;
+  /** OTLP export requests the local receiver got (the `otel` variant). */
+  readonly otlpRequests: number;
 }
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -107,7 +142,13 @@ async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
 
 /** Sum of a counter's samples in a gateway's `/metrics`. */
 async function counter(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const response = await fetch(`${url}/metrics`);
+  if (!response.ok) {
+    // METRICS_ENABLED=false: nothing to read.
+    await response.body?.cancel();
+    return NaN;
+  }
+  const text = await response.text();
   let sum = 0;
   for (const line of text.split("\n")) {
     if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) {
@@ -117,15 +158,32 @@ async function counter(url: string, name: string): Promise<number> {
   return sum;
 }
 
+/** A local OTLP/HTTP receiver that accepts and drops everything (what tracing costs to send). */
+function otlpSink(): { url: string; received: () => number; close(): Promise<void> } {
+  let received = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    received++;
+    await req.body?.cancel();
+    return Response.json({});
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    received: () => received,
+    close: () => server.shutdown(),
+  };
+}
+
 async function runMode(
-  mode: "one" | "two",
+  variant: Variant,
   options: { calls: number; duration: number; tapPort: number },
 ): Promise<ModeResult> {
-  const redis = mode === "two" ? await startRedis() : undefined;
+  const mode = variant.name;
+  const redis = variant.redis ? await startRedis() : undefined;
+  const sink = variant.env.OTEL_DENO === "true" ? otlpSink() : undefined;
   const gateways: DenoChild[] = [];
   let lb: { port: number; close(): void } | undefined;
   try {
-    for (let i = 0; i < (mode === "two" ? 2 : 1); i++) {
+    for (let i = 0; i < variant.instances; i++) {
       gateways.push(
         await startDenoChild({
           script: "src/main.ts",
@@ -143,6 +201,8 @@ async function runMode(
             INSTRUCTIONS: "Call tag: {benchTag}.",
             PLAYOUT_LEAD_MS: "200",
             ...(redis ? { REDIS_URL: redis.url } : {}),
+            ...variant.env,
+            ...(sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } : {}),
           },
         }),
       );
@@ -155,6 +215,8 @@ async function runMode(
     const bench = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
+        "--config",
+        "deno.dev.json",
         "--allow-net",
         "--allow-env",
         "--allow-read",
@@ -203,16 +265,19 @@ async function runMode(
       cpuMsPerCallSecond: (cpu * 1000) / (options.calls * options.duration),
       callerToUpstreamP50Ms: step.latencyMs.callerToUpstream.p50,
       callerToUpstreamP99Ms: step.latencyMs.callerToUpstream.p99,
+      upstreamToCallerP99Ms: step.latencyMs.upstreamToCaller.p99,
       framesSent: frames,
       registryOps: ops,
       registryOpsPerCall: ops / options.calls,
       registryOpsPerKiloFrame: (ops * 1000) / Math.max(1, frames),
       errors: step.errorTotal,
+      otlpRequests: sink?.received() ?? 0,
     };
   } finally {
     lb?.close();
     for (const gateway of gateways) await gateway.close();
     await redis?.stop();
+    await sink?.close();
   }
 }
 
@@ -229,6 +294,7 @@ if (import.meta.main) {
       calls: { type: "string", default: "100" },
       duration: { type: "string", default: "20" },
       rounds: { type: "string", default: "2" },
+      set: { type: "string", default: "cluster" },
       "tap-port": { type: "string" },
     },
   });
@@ -237,29 +303,34 @@ if (import.meta.main) {
     duration: Number(values.duration),
     tapPort: values["tap-port"] === undefined ? freePort() : Number(values["tap-port"]),
   };
+  const variants = SETS[values.set];
+  if (!variants) throw new Error(`--set must be one of ${Object.keys(SETS).join(", ")}`);
   const results: ModeResult[] = [];
   for (let round = 0; round < Number(values.rounds); round++) {
-    // Alternating, and the order flipped each round: the box's noise falls on both alike.
-    const order: ("one" | "two")[] = round % 2 === 0 ? ["one", "two"] : ["two", "one"];
-    for (const mode of order) {
-      console.error(`round ${round + 1}: ${mode} instance(s), ${options.calls} calls`);
-      const result = await runMode(mode, options);
+    // Alternating, and the order flipped each round: the box's noise falls on all alike.
+    const order = round % 2 === 0 ? [...variants] : [...variants].reverse();
+    for (const variant of order) {
+      console.error(`round ${round + 1}: ${variant.name}, ${options.calls} calls`);
+      const result = await runMode(variant, options);
       console.error(JSON.stringify(result));
       results.push(result);
     }
   }
   console.log(
     "mode | calls per instance | gateway CPU ms per call-second | caller→upstream p50 / p99 ms | " +
+      "upstream→caller p99 ms | " +
       "Redis ops per call | per 1000 frames | errors   (medians over rounds)",
   );
-  for (const mode of ["one", "two"] as const) {
+  for (const { name: mode } of variants) {
     const of = results.filter((r) => r.mode === mode);
     const m = (f: (r: ModeResult) => number) => median(of.map(f));
     console.log(
-      `${mode} | ${of.map((r) => r.callsPerInstance.join("+")).join(", ")} | ${
-        m((r) => r.cpuMsPerCallSecond).toFixed(2)
-      } | ${m((r) => r.callerToUpstreamP50Ms).toFixed(2)} / ${
-        m((r) => r.callerToUpstreamP99Ms).toFixed(2)
+      `${mode} | ${
+        of.map((r) => r.callsPerInstance.map((n) => Number.isNaN(n) ? "-" : n).join("+")).join(", ")
+      } | ${m((r) => r.cpuMsPerCallSecond).toFixed(2)} | ${
+        m((r) => r.callerToUpstreamP50Ms).toFixed(2)
+      } / ${m((r) => r.callerToUpstreamP99Ms).toFixed(2)} | ${
+        m((r) => r.upstreamToCallerP99Ms).toFixed(2)
       } | ${m((r) => r.registryOpsPerCall).toFixed(1)} | ${
         m((r) => r.registryOpsPerKiloFrame).toFixed(2)
       } | ${m((r) => r.errors)}`,
