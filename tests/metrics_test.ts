@@ -46,6 +46,19 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
   return found?.value ?? 0;
 }
 
+/** One simulated VAIC call (raw/lpcm16, "hello"), at twice real time. */
+async function helloCall(app: { url: string }) {
+  const speech = readWav(
+    await Deno.readFile(new URL("./fixtures/speech/hello_16k.wav", import.meta.url)),
+  );
+  return await runCall({
+    url: wsUrl(app, "/ws"),
+    formats: ["raw/lpcm16"],
+    audio: speech,
+    speed: 2,
+  });
+}
+
 Deno.test("GET /metrics is Prometheus text whose counters follow a call", async () => {
   await using app = await startTestApp({ GREETING: "false" });
   const scrape = async () =>
@@ -55,15 +68,7 @@ Deno.test("GET /metrics is Prometheus text whose counters follow a call", async 
   assert.equal(value(before, "voicegw_calls_active"), 0);
   assert.equal(value(before, "voicegw_calls_accepted_total", { format: "raw/lpcm16" }), 0);
 
-  const speech = readWav(
-    await Deno.readFile(new URL("./fixtures/speech/hello_16k.wav", import.meta.url)),
-  );
-  const report = await runCall({
-    url: wsUrl(app, "/ws"),
-    formats: ["raw/lpcm16"],
-    audio: speech,
-    speed: 2,
-  });
+  const report = await helloCall(app);
   assert.deepEqual(report.violations, []);
   const after = await scrape();
   assert.equal(value(after, "voicegw_calls_accepted_total", { format: "raw/lpcm16" }), 1);
@@ -88,15 +93,7 @@ Deno.test("GET /metrics is Prometheus text whose counters follow a call", async 
 
 Deno.test("METRICS_ENABLED=false: nothing recorded, /metrics is 404, calls work", async () => {
   await using app = await startTestApp({ GREETING: "false", METRICS_ENABLED: "false" });
-  const speech = readWav(
-    await Deno.readFile(new URL("./fixtures/speech/hello_16k.wav", import.meta.url)),
-  );
-  const report = await runCall({
-    url: wsUrl(app, "/ws"),
-    formats: ["raw/lpcm16"],
-    audio: speech,
-    speed: 2,
-  });
+  const report = await helloCall(app);
   assert.deepEqual(report.violations, []);
   assert.ok(report.playStreams.length > 0, "the bot answered");
   const response = await fetch(`${app.url}/metrics`);
