@@ -5,7 +5,8 @@
 import { formatPlan } from "../../protocol/media_format.ts";
 import type { CallAudio } from "./audio.ts";
 import type { CallScript } from "./caller.ts";
-import { BenchCall, Pacer } from "./caller.ts";
+import { BenchCall } from "./caller.ts";
+import { Pacer } from "./pacer.ts";
 import type { Processes, Target } from "./launch.ts";
 import { loadAverage, MemoryWatch, sampleProcess, sampleSystem } from "./process.ts";
 import type { ErrorCounts } from "./probe.ts";
