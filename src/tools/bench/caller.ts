@@ -17,7 +17,8 @@ import { VaicConnection } from "../call/vaic_connection.ts";
 import type { CallAudio, Utterance } from "./audio.ts";
 import { FRAME_MS } from "./audio.ts";
 import type { Paced, Pacer } from "./pacer.ts";
-import type { CallProbe, Recorder } from "./probe.ts";
+import type { CallProbe } from "./probe.ts";
+import type { Recorder } from "./recorder.ts";
 import { NoDelayWebSocket } from "./ws_client.ts";
 
 /** The script's timings. */

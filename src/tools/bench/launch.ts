@@ -5,7 +5,8 @@
  */
 import type { DenoChild } from "./process.ts";
 import { baseEnv, startDenoChild } from "./process.ts";
-import type { CallProbe, Recorder } from "./probe.ts";
+import type { CallProbe } from "./probe.ts";
+import type { Recorder } from "./recorder.ts";
 import { BenchTap } from "./tap.ts";
 import type { BenchOptions } from "./options.ts";
 import { BENCH_INSTRUCTIONS } from "./options.ts";

@@ -1,6 +1,7 @@
 /** The report's outputs: the stdout table, `<name>.json` and the `<name>.svg` chart. */
 import type { BenchReport } from "./report.ts";
-import { BUDGET, chartSvg, rampLines, stepLines } from "./report.ts";
+import { chartSvg } from "./chart.ts";
+import { BUDGET, rampLines, stepLines } from "./report.ts";
 
 /** Writes `<name>.json` and `<name>.svg` into `dir`; returns their paths. */
 export async function writeReport(

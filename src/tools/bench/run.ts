@@ -9,7 +9,7 @@ import type { BenchOptions } from "./options.ts";
 import { CAPACITY_TARGET_MS, DEFAULT_STEPS } from "./options.ts";
 import { readProc } from "./process.ts";
 import type { CallProbe } from "./probe.ts";
-import { Recorder } from "./probe.ts";
+import { Recorder } from "./recorder.ts";
 import { runRamp } from "./ramp.ts";
 import type { BenchReport, CurvePoint, StepReport } from "./report.ts";
 import { BUDGET, compareWithRelay } from "./report.ts";
