@@ -14,7 +14,7 @@ import { FvadModule } from "./fvad.ts";
 import { silentLogger } from "../core/logger.ts";
 import type { Pacing } from "./response.ts";
 import type { Scenario } from "./scenario.ts";
-import type { AudioDeps } from "./session.ts";
+import type { AudioDeps } from "./input_turns.ts";
 import { RealtimeSession } from "./session.ts";
 
 /** Options of {@linkcode createLocalEngine}. */

@@ -14,6 +14,7 @@ import { renderSound } from "./render.ts";
 import type { Reply } from "./replies.ts";
 import type { ReplyPlan } from "./scenario.ts";
 import type { Voice } from "../protocol/openai_realtime_client.ts";
+import { random, splitJson, textPieces } from "./pieces.ts";
 import { rateLimits, usageOf } from "./usage.ts";
 
 /** How fast output is produced. */
@@ -62,30 +63,6 @@ export interface ResponseSpec {
 export type CancelReason = "client_cancelled" | "turn_detected";
 
 type Step = () => void;
-
-/** A small deterministic PRNG (mulberry32) for chunk sizes. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Splits text into deltas of a few words each (spaces kept, so they concatenate back). */
-export function textPieces(text: string, wordsPerPiece = 3): string[] {
-  const words = text.match(/\S+\s*/g) ?? [];
-  const lead = text.match(/^\s*/)?.[0] ?? "";
-  const pieces: string[] = [];
-  for (let i = 0; i < words.length; i += wordsPerPiece) {
-    pieces.push(words.slice(i, i + wordsPerPiece).join(""));
-  }
-  if (pieces.length > 0) pieces[0] = lead + pieces[0];
-  return pieces.length > 0 ? pieces : text === "" ? [] : [text];
-}
 
 /** A streaming response. */
 export class ResponseRun {
@@ -500,13 +477,4 @@ export class ResponseRun {
       metadata: spec.metadata,
     };
   }
-}
-
-/** Splits a JSON text into two or three argument deltas, like the service streams them. */
-function splitJson(text: string): string[] {
-  if (text.length < 8) return [text];
-  const third = Math.ceil(text.length / 3);
-  return [text.slice(0, third), text.slice(third, 2 * third), text.slice(2 * third)].filter((s) =>
-    s !== ""
-  );
 }

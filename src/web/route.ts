@@ -1,7 +1,7 @@
 /**
  * The browser voice page as a {@linkcode Mount}: `GET /` serves the page (inline CSS), and
- * `/assets/app.js` and `/assets/pcm-worklet.js` the committed bundles in `dist/` built by
- * `deno task bundle` — all same origin, nothing from a CDN.
+ * `/assets/app.js`, its chunks and `/assets/pcm-worklet.js` the committed bundles in `dist/`
+ * built by `deno task bundle` — all same origin, nothing from a CDN.
  */
 import type { Mount } from "../core/mount.ts";
 import { forbiddenOrigin, originAllowed } from "../user/origin.ts";
@@ -16,6 +16,13 @@ export const ASSETS = {
 type AssetPath = keyof typeof ASSETS;
 
 const isAsset = (path: string): path is AssetPath => Object.hasOwn(ASSETS, path);
+
+/**
+ * The chunks `deno bundle --code-splitting` cuts from `app.js`, named `<name>-<hash>.js`: the
+ * Speex resampler's loader, imported only for audio at a rate other than 24 kHz (which the page
+ * never asks for), and the helpers it shares with `app.js`.
+ */
+const CHUNK = /^\/assets\/(\w+-[A-Z0-9]+\.js)$/;
 
 /** Options of {@linkcode createWebPage}. */
 export interface WebPageOptions {
@@ -32,19 +39,21 @@ export interface WebPageOptions {
 export function createWebPage(options: WebPageOptions = {}): Mount {
   const read = options.read ??
     ((path: string) => Deno.readTextFile(new URL(path, import.meta.url)));
-  const cache = new Map<AssetPath, Promise<string | undefined>>();
+  const cache = new Map<string, Promise<string | undefined>>();
   const html = pageHtml();
   const allowedOrigin = originAllowed(options.allowedOrigins ?? []);
 
-  const asset = async (path: AssetPath): Promise<Response> => {
-    let body = cache.get(path);
+  const asset = async (file: string, chunk: boolean): Promise<Response> => {
+    let body = cache.get(file);
     if (!body) {
-      body = read(ASSETS[path]).catch(() => undefined);
-      cache.set(path, body);
+      body = read(file).catch(() => undefined);
+      cache.set(file, body);
     }
     const text = await body;
     if (text === undefined) {
-      cache.delete(path);
+      cache.delete(file);
+      // A chunk of another build is not ours to serve; a missing bundle is a broken deployment.
+      if (chunk) return new Response("Not found", { status: 404 });
       return new Response("Cannot serve the page: its bundle is missing (run deno task bundle)", {
         status: 503,
         headers: { "content-type": "text/plain; charset=utf-8" },
@@ -76,7 +85,9 @@ export function createWebPage(options: WebPageOptions = {}): Mount {
           },
         });
       }
-      if (isAsset(pathname)) return asset(pathname);
+      if (isAsset(pathname)) return asset(ASSETS[pathname], false);
+      const chunk = CHUNK.exec(pathname)?.[1];
+      if (chunk !== undefined) return asset(`./dist/${chunk}`, true);
       return undefined;
     },
   };

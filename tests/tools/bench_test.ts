@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { reportLines, runBench, writeReport } from "../../src/tools/bench.ts";
 import type { Summary } from "../../src/tools/bench/stats.ts";
 import { percentile, summarize } from "../../src/tools/bench/stats.ts";
-import { chartSvg } from "../../src/tools/bench/report.ts";
+import { chartSvg } from "../../src/tools/bench/chart.ts";
 
 const short = new URL("../fixtures/speech/short_24k.wav", import.meta.url);
 

@@ -23,6 +23,10 @@ Deno.test("the page's bundles are served from dist/", async (t) => {
     ["/assets/app.js", "app.js"],
     ["/assets/pcm-worklet.js", "pcm-worklet.js"],
   ];
+  // The chunks code splitting cut from app.js (the resampler's loader, shared helpers).
+  const chunks = (await distFiles()).filter((file) => !assets.some(([, f]) => f === file));
+  assert.ok(chunks.length > 0, "app.js has its lazy chunks");
+  for (const file of chunks) assets.push([`/assets/${file}`, file]);
   for (const [path, file] of assets) {
     await t.step(path, async () => {
       const response = await fetch(`${app.url}${path}`);
@@ -35,7 +39,24 @@ Deno.test("the page's bundles are served from dist/", async (t) => {
     const text = await Deno.readTextFile(new URL("pcm-worklet.js", DIST));
     assert.match(text, /registerProcessor\("pcm-capture"/);
   });
+  await t.step("the Speex resampler is a lazy chunk, not in app.js", async () => {
+    const app = await Deno.readTextFile(new URL("app.js", DIST));
+    assert.doesNotMatch(app, /speex_resampler_init/);
+    assert.match(app, /import\("\.\/resampler-[A-Z0-9]+\.js"\)/);
+  });
+  await t.step("a chunk of another build is not found", async () => {
+    const response = await fetch(`${app.url}/assets/resampler-AAAAAAAA.js`);
+    assert.equal(response.status, 404);
+    await response.body?.cancel();
+  });
 });
+
+/** The files of `src/web/dist/`, sorted. */
+async function distFiles(dir: URL | string = DIST): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(dir)) if (entry.isFile) files.push(entry.name);
+  return files.sort();
+}
 
 Deno.test("createWebPage() answers 503 when a bundle is missing", async () => {
   const page = createWebPage({ read: () => Promise.reject(new Deno.errors.NotFound("gone")) });
@@ -51,11 +72,12 @@ Deno.test("the committed bundles match the sources (deno task bundle)", async ()
   try {
     const deno = Deno.execPath();
     const root = new URL("../../", import.meta.url).pathname;
-    const entries: [string, string][] = [
-      ["src/web/client/app.tsx", "app.js"],
-      ["src/web/client/pcm_worklet.ts", "pcm-worklet.js"],
+    // As `deno task bundle` builds them: app.js with its chunks, and the worklet.
+    const builds: string[][] = [
+      ["--code-splitting", "--outdir", out, "src/web/client/app.tsx"],
+      ["-o", `${out}/pcm-worklet.js`, "src/web/client/pcm_worklet.ts"],
     ];
-    for (const [entry, file] of entries) {
+    for (const build of builds) {
       const { success, stderr } = await new Deno.Command(deno, {
         args: [
           "bundle",
@@ -64,9 +86,7 @@ Deno.test("the committed bundles match the sources (deno task bundle)", async ()
           "--platform",
           "browser",
           "--minify",
-          "-o",
-          `${out}/${file}`,
-          entry,
+          ...build,
         ],
         cwd: root,
         env: { NO_COLOR: "1" },
@@ -74,6 +94,10 @@ Deno.test("the committed bundles match the sources (deno task bundle)", async ()
         stderr: "piped",
       }).output();
       assert.ok(success, new TextDecoder().decode(stderr));
+    }
+    const files = await distFiles(out);
+    assert.deepEqual(await distFiles(), files, "src/web/dist/ is stale: run deno task bundle");
+    for (const file of files) {
       assert.equal(
         await Deno.readTextFile(`${out}/${file}`),
         await Deno.readTextFile(new URL(file, DIST)),

@@ -4,11 +4,9 @@
  * nothing but the send.
  */
 import type { AudioCodesFormat } from "../../protocol/media_format.ts";
-import { formatPlan } from "../../protocol/media_format.ts";
-import { g711Silence } from "../../audio/g711.ts";
 import type { ResamplerFactory } from "../../audio/resampler.ts";
 import { readWav } from "../../audio/wav.ts";
-import { encodeForFormat } from "../call.ts";
+import { base64Frames, encodeForFormat, silenceFrame } from "../call/format_audio.ts";
 
 /** Duration of one caller frame, as VAIC sends them. */
 export const FRAME_MS = 20;
@@ -38,24 +36,18 @@ export async function prepareAudio(
   format: AudioCodesFormat,
   options: { first: string | URL; second: string | URL; resamplers: ResamplerFactory },
 ): Promise<CallAudio> {
-  const plan = formatPlan(format);
-  const frameBytes = plan.bytesPerMs * FRAME_MS;
-  const silenceByte = plan.codec === "pcm16" ? 0 : g711Silence(plan.codec);
   const utterance = async (path: string | URL): Promise<Utterance> => {
     const audio = readWav(await Deno.readFile(path));
     const bytes = await encodeForFormat(audio, format, { resamplers: options.resamplers });
-    const frames: string[] = [];
-    for (let offset = 0; offset < bytes.byteLength; offset += frameBytes) {
-      const frame = new Uint8Array(frameBytes).fill(silenceByte);
-      frame.set(bytes.subarray(offset, offset + frameBytes));
-      frames.push(frame.toBase64());
-    }
     const name = typeof path === "string" ? path : path.pathname;
-    return { name: name.slice(name.lastIndexOf("/") + 1), frames };
+    return {
+      name: name.slice(name.lastIndexOf("/") + 1),
+      frames: base64Frames(bytes, format, FRAME_MS),
+    };
   };
   return {
     format,
-    silence: new Uint8Array(frameBytes).fill(silenceByte).toBase64(),
+    silence: silenceFrame(format, FRAME_MS).toBase64(),
     first: await utterance(options.first),
     second: await utterance(options.second),
   };

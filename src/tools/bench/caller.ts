@@ -4,10 +4,21 @@
  * time is up: silence, the first utterance, silence until the bot's reply has played for
  * `bargeAfterMs`, the second utterance spoken over it (a barge-in), silence until that reply
  * has played out, a pause. Frames are real-time 20 ms frames sent by a shared {@linkcode Pacer}.
+ *
+ * Its connection is the simulator's ({@linkcode VaicConnection}: socket state, waits, hang-up),
+ * over the bench's NODELAY socket; what it reads of the bot's messages is its own: only what it
+ * measures, without the simulator's protocol checks (a zod parse and a timeline entry for every
+ * chunk of a hundred calls would be the bench's own cost in every figure).
  */
+import { systemClock } from "../../core/clock.ts";
+import type { VaicMessage } from "../../protocol/audiocodes.ts";
+import type { Pending } from "../call/vaic_connection.ts";
+import { VaicConnection } from "../call/vaic_connection.ts";
 import type { CallAudio, Utterance } from "./audio.ts";
 import { FRAME_MS } from "./audio.ts";
-import type { CallProbe, Recorder } from "./probe.ts";
+import type { Paced, Pacer } from "./pacer.ts";
+import type { CallProbe } from "./probe.ts";
+import type { Recorder } from "./recorder.ts";
 import { NoDelayWebSocket } from "./ws_client.ts";
 
 /** The script's timings. */
@@ -68,17 +79,13 @@ export interface CallTimes {
 }
 
 /** One call. */
-export class BenchCall {
+export class BenchCall implements Paced {
   readonly times: CallTimes = { acceptedAt: undefined, streamEndAt: undefined };
   readonly #o: BenchCallOptions;
   readonly #timeoutMs: number;
   readonly #chunkPrefix: string;
-  #socket: NoDelayWebSocket | undefined;
-  #opened = false;
-  #closed = false;
+  readonly #conn = new VaicConnection<NoDelayWebSocket>(systemClock);
   #ended = false;
-  #awaiting: "accepted" | "started" | "stopped" | undefined;
-  #wake: (() => void) | undefined;
   // streaming
   #phase: Phase = { kind: "lead", until: 0 };
   #nextDue = 0;
@@ -115,7 +122,7 @@ export class BenchCall {
       if (signal?.aborted) return;
       if (!await this.#connect()) return probe.error("connect");
       probe.initiated(performance.now());
-      this.#send({
+      const initiated = await this.#request("accepted", {
         type: "session.initiate",
         conversationId: this.#o.conversationId,
         expectAudioMessages: true,
@@ -123,7 +130,7 @@ export class BenchCall {
         botName: "bench",
         caller: `+1555${String(probe.index).padStart(7, "0")}`,
       });
-      if (!await this.#await("accepted")) return;
+      if (!initiated) return;
       this.#o.recorder.live++;
       this.times.acceptedAt = performance.now();
       this.#send({
@@ -142,13 +149,14 @@ export class BenchCall {
           },
         }],
       });
-      this.#send({ type: "userStream.start", conversationId: this.#o.conversationId });
-      if (!await this.#await("started")) return this.#left();
+      const conversationId = this.#o.conversationId;
+      if (!await this.#request("started", { type: "userStream.start", conversationId })) {
+        return this.#left();
+      }
       await this.#stream();
       this.#left();
-      if (this.#closed) return;
-      this.#send({ type: "userStream.stop", conversationId: this.#o.conversationId });
-      await this.#await("stopped");
+      if (this.#conn.closed) return;
+      await this.#request("stopped", { type: "userStream.stop", conversationId });
       // Frames still in flight through the gateway are not dropped ones.
       await probe.drained(1000);
     } finally {
@@ -179,23 +187,16 @@ export class BenchCall {
     });
   }
 
-  /** Waits until `check()` holds (re-checked whenever something arrives) or `ms` passed. */
-  #until(check: () => boolean, ms: number): Promise<boolean> {
-    if (check()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve(check());
-      };
-      const timer = setTimeout(finish, ms);
-      this.#wake = () => {
-        if (check() || this.#closed) finish();
-      };
-    });
+  /** Waits until `check()` holds (re-checked whenever something arrives), the socket closes, or
+   * `ms` passed; resolves `check()`. */
+  async #until(check: () => boolean, ms: number): Promise<boolean> {
+    const conn = this.#conn;
+    await conn.until(() => check() || conn.closed, ms);
+    return check();
   }
 
   #connect(): Promise<boolean> {
+    const conn = this.#conn;
     let socket: NoDelayWebSocket;
     try {
       // Not the native client: it leaves Nagle's algorithm on, which would delay our frames.
@@ -203,57 +204,60 @@ export class BenchCall {
     } catch {
       return Promise.resolve(false);
     }
-    this.#socket = socket;
+    conn.socket = socket;
     socket.onopen = () => {
-      this.#opened = true;
-      this.#wake?.();
+      conn.opened = true;
+      conn.wake();
     };
     socket.onerror = () => {};
     socket.onclose = () => {
-      this.#closed = true;
+      conn.closed = true;
       if (!this.#ended) this.#o.probe.error("closedByGateway");
       this.#stopStreaming();
-      this.#wake?.();
+      conn.wake();
     };
     socket.onmessage = (event: MessageEvent) => this.#onMessage(event.data);
-    return this.#until(() => this.#opened || this.#closed, this.#timeoutMs);
+    return this.#until(() => conn.opened || conn.closed, this.#timeoutMs);
   }
 
-  async #await(what: "accepted" | "started" | "stopped"): Promise<boolean> {
-    this.#awaiting = what;
-    const ok = await this.#until(() => this.#awaiting !== what, this.#timeoutMs);
-    if (!ok && !this.#closed) {
+  /** Sends a request and awaits its reply; one that never came on an open socket counts. */
+  async #request(what: Pending, message: VaicMessage): Promise<boolean> {
+    const conn = this.#conn;
+    const ok = await conn.request(what, () => this.#send(message), {
+      timeoutMs: this.#timeoutMs,
+      stop: () => conn.closed,
+    });
+    if (!ok && !conn.closed) {
       this.#o.probe.error(what === "accepted" ? "connect" : "timeouts");
     }
-    this.#awaiting = undefined;
+    conn.pending = undefined;
     return ok;
   }
 
-  #send(message: Record<string, unknown>): void {
-    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
+  #send(message: VaicMessage): void {
+    this.#conn.sendJson(message);
   }
 
   async #hangUp(): Promise<void> {
     this.#ended = true;
     this.#stopStreaming();
-    const socket = this.#socket;
-    if (!socket || this.#closed) return;
-    if (socket.readyState === WebSocket.OPEN) {
-      this.#send({
-        type: "session.end",
-        conversationId: this.#o.conversationId,
-        reasonCode: "client-disconnected",
-        reason: "Client Side",
-      });
+    const conn = this.#conn;
+    const socket = conn.socket;
+    if (!socket || conn.closed) return;
+    await conn.hangUp({
+      sendEnd: socket.readyState === WebSocket.OPEN
+        ? () =>
+          this.#send({
+            type: "session.end",
+            conversationId: this.#o.conversationId,
+            reasonCode: "client-disconnected",
+            reason: "Client Side",
+          })
+        : undefined,
       // The gateway closes the socket after session.end.
-      await this.#until(() => this.#closed, 2000);
-    }
-    if (!this.#closed) {
-      try {
-        socket.close(1000, "call ended");
-      } catch { /* closing */ }
-      await this.#until(() => this.#closed, 2000);
-    }
+      lingerMs: 2000,
+      timeoutMs: 2000,
+    });
   }
 
   // ---- receiving ----
@@ -277,16 +281,16 @@ export class BenchCall {
     }
     switch (type) {
       case "session.accepted":
-        if (this.#awaiting === "accepted") {
+        if (this.#conn.pending === "accepted") {
           probe.accepted(at);
-          this.#awaiting = undefined;
+          this.#conn.pending = undefined;
         }
         break;
       case "userStream.started":
-        if (this.#awaiting === "started") this.#awaiting = undefined;
+        if (this.#conn.pending === "started") this.#conn.pending = undefined;
         break;
       case "userStream.stopped":
-        if (this.#awaiting === "stopped") this.#awaiting = undefined;
+        if (this.#conn.pending === "stopped") this.#conn.pending = undefined;
         break;
       case "session.error":
         probe.error("rejected");
@@ -332,7 +336,7 @@ export class BenchCall {
       default:
         break;
     }
-    this.#wake?.();
+    this.#conn.wake();
   }
 
   // ---- streaming ----
@@ -363,7 +367,7 @@ export class BenchCall {
     if (!this.#streaming) return Infinity;
     if (this.#nextDue <= now) this.#o.recorder.sendLateness.push(now - this.#nextDue);
     while (this.#nextDue <= now) {
-      if (this.#nextDue >= this.#endAt || this.#closed) {
+      if (this.#nextDue >= this.#endAt || this.#conn.closed) {
         this.#stopStreaming();
         return Infinity;
       }
@@ -374,7 +378,7 @@ export class BenchCall {
   }
 
   #sendFrame(due: number): void {
-    const socket = this.#socket;
+    const socket = this.#conn.socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
     const { audio, script } = this.#o;
     let chunk = audio.silence;
@@ -431,48 +435,5 @@ export class BenchCall {
     this.#speechEnded = false;
     this.#reply = undefined;
     this.#phase = { kind: "speak", utterance, index: 0 };
-  }
-}
-
-/** Sends every streaming call's frames on time from one timer. */
-export class Pacer {
-  readonly #calls = new Set<BenchCall>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt = Infinity;
-
-  /** Starts pacing a call (its first frame is due at once). */
-  add(call: BenchCall): void {
-    this.#calls.add(call);
-    this.#schedule(performance.now());
-  }
-
-  /** Stops pacing a call. */
-  remove(call: BenchCall): void {
-    this.#calls.delete(call);
-    if (this.#calls.size === 0) this.#cancel();
-  }
-
-  #schedule(at: number): void {
-    if (this.#timer !== undefined && this.#timerAt <= at) return;
-    this.#cancel();
-    this.#timerAt = at;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      this.#run();
-    }, Math.max(0, at - performance.now()));
-  }
-
-  #cancel(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-  }
-
-  #run(): void {
-    const now = performance.now();
-    let next = Infinity;
-    for (const call of this.#calls) next = Math.min(next, call.tick(now));
-    if (next < Infinity && this.#calls.size > 0) this.#schedule(next);
   }
 }

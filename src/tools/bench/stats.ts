@@ -154,3 +154,9 @@ export class Series {
     return groups;
   }
 }
+
+/** Rounds to `digits` decimals. */
+export function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

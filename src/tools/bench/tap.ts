@@ -5,7 +5,8 @@
  * it). An upstream session is tied to its call by the tag the gateway wrote into the session's
  * instructions from the call's data.
  */
-import type { CallProbe, Recorder } from "./probe.ts";
+import type { CallProbe } from "./probe.ts";
+import type { Recorder } from "./recorder.ts";
 import { APPEND_PREFIX } from "./probe.ts";
 import { NoDelayWebSocket } from "./ws_client.ts";
 

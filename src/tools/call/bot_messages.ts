@@ -4,7 +4,8 @@ import { BotMessage } from "../../protocol/audiocodes.ts";
 import { base64ByteLength, isBase64 } from "../../protocol/base64.ts";
 import { fromBase64 } from "../../audio/pcm.ts";
 import type { TimelineEntry } from "./types.ts";
-import type { CallCore, Pending, StreamState } from "./call_core.ts";
+import type { CallCore, StreamState } from "./call_core.ts";
+import type { Pending } from "./vaic_connection.ts";
 
 const Typed = z.object({ type: z.string() });
 

@@ -1,9 +1,9 @@
 /** The state of one simulated call and its bookkeeping: timeline, violations, waits, sends. */
-import type { Clock } from "../../core/clock.ts";
 import { systemClock } from "../../core/clock.ts";
 import type { VaicMessage } from "../../protocol/audiocodes.ts";
 import type { BotEvent, CallEnd, CallOptions, TimelineEntry } from "./types.ts";
 import { DEFAULT_OFFER, DEFAULT_URL } from "./types.ts";
+import { VaicConnection } from "./vaic_connection.ts";
 
 /** One play stream the bot sent, as it is being received. */
 export interface StreamState {
@@ -22,13 +22,12 @@ export interface StreamState {
   readonly pieces: Uint8Array<ArrayBuffer>[];
 }
 
-/** The reply a request awaits. */
-export type Pending = "accepted" | "started" | "stopped";
-
-/** A simulated call's state, shared by the script, the bot message checks and the report. */
-export class CallCore {
+/**
+ * A simulated call's state, shared by the script, the bot message checks and the report; its
+ * connection (socket, waits, hang-up) is the {@linkcode VaicConnection} it extends.
+ */
+export class CallCore extends VaicConnection {
   readonly options: CallOptions;
-  readonly clock: Clock;
   readonly url: string;
   readonly offered: readonly string[];
   readonly conversationId: string;
@@ -47,13 +46,8 @@ export class CallCore {
   open: StreamState | undefined;
   lastPlayActivitySeq = 0;
 
-  socket: WebSocket | undefined;
-  opened = false;
-  closed = false;
   connectError: string | undefined;
-  readonly waiters = new Set<() => void>();
 
-  pending: Pending | undefined;
   mediaFormat: string | undefined;
   connectedAtMs: number | undefined;
   acceptedAtMs: number | undefined;
@@ -74,8 +68,8 @@ export class CallCore {
   readonly dtmfSent: string[] = [];
 
   constructor(options: CallOptions) {
+    super(options.clock ?? systemClock);
     this.options = options;
-    this.clock = options.clock ?? systemClock;
     this.url = options.url ?? DEFAULT_URL;
     this.offered = options.formats ?? DEFAULT_OFFER;
     this.newId = options.newId ?? (() => crypto.randomUUID());
@@ -117,34 +111,8 @@ export class CallCore {
     }
   }
 
-  wake(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
-
-  /** Resolves true once `done()` holds, false after `ms` (a timer of 0 still yields a turn). */
-  until(done: () => boolean, ms: number): Promise<boolean> {
-    if (done()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const finish = (value: boolean) => {
-        if (timer !== undefined) this.clock.clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve(value);
-      };
-      const check = () => {
-        if (done()) finish(true);
-      };
-      // No timer for an endless wait: setTimeout would treat Infinity as 0.
-      const timer = Number.isFinite(ms)
-        ? this.clock.setTimeout(() => finish(done()), Math.min(Math.max(0, ms), 2 ** 31 - 1))
-        : undefined;
-      this.waiters.add(check);
-    });
-  }
-
   send(message: VaicMessage, entry?: Omit<TimelineEntry, "seq" | "atMs" | "direction">): void {
-    const socket = this.socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    socket.send(JSON.stringify(message));
+    if (!this.sendJson(message)) return;
     if (entry) {
       this.entry({ direction: "sent", ...entry });
     } else {

@@ -1,8 +1,8 @@
 /** Caller and bot audio in the `raw/*` formats: PCM16 to format bytes and back (§4.1). */
 import type { AudioCodesFormat } from "../../protocol/media_format.ts";
 import { formatPlan } from "../../protocol/media_format.ts";
-import { decodeG711, encodeG711 } from "../../audio/g711.ts";
-import { bytesOf, samplesOf } from "../../audio/pcm.ts";
+import { decodeG711, encodeG711, g711Silence } from "../../audio/g711.ts";
+import { bytesOf, samplesOf, toBase64 } from "../../audio/pcm.ts";
 import { ResamplerFactory } from "../../audio/resampler.ts";
 import type { PcmAudio } from "../../audio/wav.ts";
 
@@ -16,6 +16,39 @@ export async function encodeForFormat(
   const pcm = await resample(audio, plan.sampleRate, options.resamplers);
   if (plan.codec === "pcm16") return new Uint8Array(bytesOf(pcm.samples));
   return encodeG711(plan.codec, pcm.samples);
+}
+
+/** One frame of silence in a `raw/*` format. */
+export function silenceFrame(format: AudioCodesFormat, frameMs: number): Uint8Array<ArrayBuffer> {
+  const plan = formatPlan(format);
+  return new Uint8Array(plan.bytesPerMs * frameMs).fill(
+    plan.codec === "pcm16" ? 0 : g711Silence(plan.codec),
+  );
+}
+
+/**
+ * Cuts audio bytes into `userStream.chunk` frames of `frameMs`, base64 encoded; the last is
+ * padded with silence: VAIC frames are whole 20 ms (§4.4).
+ */
+export function base64Frames(
+  bytes: Uint8Array,
+  format: AudioCodesFormat,
+  frameMs: number,
+): string[] {
+  const silence = silenceFrame(format, frameMs);
+  const frameBytes = silence.byteLength;
+  const frames: string[] = [];
+  for (let offset = 0; offset < bytes.byteLength; offset += frameBytes) {
+    const part = bytes.subarray(offset, offset + frameBytes);
+    if (part.byteLength === frameBytes) {
+      frames.push(toBase64(part));
+    } else {
+      const last = silence.slice();
+      last.set(part);
+      frames.push(toBase64(last));
+    }
+  }
+  return frames;
 }
 
 /** Decodes the bytes of a `raw/*` format to PCM16 at the format's rate (a trailing odd byte of

@@ -1,14 +1,13 @@
 /** The caller's script of a simulated call: connect, initiate, stream audio, listen, hang up. */
 import { formatPlan, isAudioCodesFormat } from "../../protocol/media_format.ts";
 import type { VaicMessage } from "../../protocol/audiocodes.ts";
-import { g711Silence } from "../../audio/g711.ts";
 import { toBase64 } from "../../audio/pcm.ts";
 import type { CallOptions, CallReport } from "./types.ts";
-import type { Pending } from "./call_core.ts";
 import { CallCore, errorMessage } from "./call_core.ts";
 import { onBotMessage, onSocketClose } from "./bot_messages.ts";
-import { encodeForFormat } from "./format_audio.ts";
+import { base64Frames, encodeForFormat, silenceFrame } from "./format_audio.ts";
 import { callReport } from "./report.ts";
+import type { Pending } from "./vaic_connection.ts";
 
 /** Places one simulated VAIC call against a gateway and reports what happened. */
 export async function runCall(options: CallOptions = {}): Promise<CallReport> {
@@ -85,14 +84,12 @@ async function request(
   message: VaicMessage,
   reply: string,
 ): Promise<boolean> {
-  call.pending = pending;
-  call.send(message);
-  await call.until(
-    () => call.pending !== pending || call.ending !== undefined,
-    call.timeoutMs,
-  );
+  const answered = await call.request(pending, () => call.send(message), {
+    timeoutMs: call.timeoutMs,
+    stop: () => call.ending !== undefined,
+  });
   if (call.ending !== undefined) return false;
-  if (call.pending === pending) {
+  if (!answered) {
     call.violation(`No ${reply} within ${call.timeoutMs} ms of ${message.type}`);
     call.pending = undefined;
     call.ending = "timeout";
@@ -159,10 +156,10 @@ async function converse(call: CallCore): Promise<void> {
 
   const frameMs = call.frameMs;
   const frameBytes = plan.bytesPerMs * frameMs;
-  const silenceByte = plan.codec === "pcm16" ? 0 : g711Silence(plan.codec);
-  const silence = toBase64(new Uint8Array(frameBytes).fill(silenceByte));
+  const silence = toBase64(silenceFrame(format, frameMs));
+  const frames = base64Frames(audioBytes, format, frameMs);
   const leadFrames = Math.ceil((o.leadSilenceMs ?? 0) / frameMs);
-  const audioFrames = Math.ceil(audioBytes.byteLength / frameBytes);
+  const audioFrames = frames.length;
   const tailFrames = Math.ceil((o.tailSilenceMs ?? 1500) / frameMs);
   const speechFrames = leadFrames + audioFrames;
   const totalFrames = speechFrames + tailFrames;
@@ -179,7 +176,6 @@ async function converse(call: CallCore): Promise<void> {
       atMs: input.atMs ?? defaultDtmfAt,
     })),
   ].sort((a, b) => a.atMs - b.atMs);
-  const last = new Uint8Array(frameBytes).fill(silenceByte);
 
   let frame = 0;
   const interval = call.speed > 0 ? frameMs / call.speed : 0;
@@ -209,19 +205,10 @@ async function converse(call: CallCore): Promise<void> {
     }
   };
   const sendFrame = () => {
-    let chunk = silence;
     const bytes = frameBytes;
-    if (frame >= leadFrames && frame < speechFrames) {
-      const offset = (frame - leadFrames) * frameBytes;
-      const part = audioBytes.subarray(offset, offset + frameBytes);
-      if (part.byteLength === frameBytes) {
-        chunk = toBase64(part);
-      } else {
-        // Pad the last frame with silence: VAIC frames are whole 20 ms (§4.4).
-        last.fill(silenceByte).set(part);
-        chunk = toBase64(last);
-      }
-    }
+    const chunk = frame >= leadFrames && frame < speechFrames
+      ? frames[frame - leadFrames]!
+      : silence;
     call.send(
       { type: "userStream.chunk", conversationId, audioChunk: chunk },
       { type: "userStream.chunk", bytes },
@@ -286,24 +273,22 @@ async function converse(call: CallCore): Promise<void> {
 }
 
 async function hangUp(call: CallCore): Promise<void> {
-  const socket = call.socket;
-  if (!socket) return;
-  if (call.opened && !call.closed && call.ending !== "session-error") {
-    const reasonCode = call.ending === "bot-hangup"
-      ? "bot-disconnected"
-      : call.ending === "transfer"
-      ? "transferred"
-      : "client-disconnected";
-    const reason = call.ending === "aborted" ? "Simulator aborted" : "Client Side";
-    call.ending ??= "client";
-    call.send({ type: "session.end", conversationId: call.conversationId, reasonCode, reason });
-    call.sentEnd = true;
-    await call.until(() => call.closed, call.options.lingerMs ?? 1000);
-  }
-  if (!call.closed) {
-    try {
-      socket.close(1000, "call ended");
-    } catch { /* already closing */ }
-    await call.until(() => call.closed, call.timeoutMs);
-  }
+  const sendEnd = call.opened && !call.closed && call.ending !== "session-error"
+    ? () => {
+      const reasonCode = call.ending === "bot-hangup"
+        ? "bot-disconnected"
+        : call.ending === "transfer"
+        ? "transferred"
+        : "client-disconnected";
+      const reason = call.ending === "aborted" ? "Simulator aborted" : "Client Side";
+      call.ending ??= "client";
+      call.send({ type: "session.end", conversationId: call.conversationId, reasonCode, reason });
+      call.sentEnd = true;
+    }
+    : undefined;
+  await call.hangUp({
+    sendEnd,
+    lingerMs: call.options.lingerMs ?? 1000,
+    timeoutMs: call.timeoutMs,
+  });
 }
