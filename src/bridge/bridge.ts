@@ -10,26 +10,22 @@
  * upstream event fails this call (`onFailed("internal error: …")`), never the process; after
  * {@linkcode Bridge.close} (or a failure) no event, timer or socket callback reaches the leg.
  */
-import type { Clock, TimerId } from "../core/clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import { base64ByteLength } from "../protocol/base64.ts";
 import type { ServerEvent } from "../protocol/openai_realtime.ts";
 import type { ClientEventType, ResponseParams } from "../protocol/openai_realtime_client.ts";
 import { openAiProvider } from "../realtime/openai_transport.ts";
 import type { SessionOptions } from "../realtime/session_config.ts";
-import type {
-  RealtimeProvider,
-  RealtimeTransport,
-  TransportClose,
-  TransportListener,
-} from "../realtime/transport.ts";
-import { sessionExpiry } from "../realtime/upstream_pool.ts";
+import type { RealtimeProvider, RealtimeTransport } from "../realtime/transport.ts";
 import { ItemAudioLog, truncationFor } from "./barge_in.ts";
 import type { HistoryEntry } from "./history.ts";
 import { ReplayHistory } from "./history.ts";
 import type { LegEvent } from "./leg.ts";
 import type { BridgeOptions } from "./options.ts";
+import { linkTimings } from "./options.ts";
 import { PendingQueue } from "./pending.ts";
+import { AudioTimeline } from "./audio_timeline.ts";
 import type { Interrupted } from "./playout.ts";
 import type { TakeOver } from "./recycle.ts";
 import { Recycler } from "./recycle.ts";
@@ -37,7 +33,10 @@ import { ResponseSequencer } from "./response_sequencer.ts";
 import type { LinkPhase } from "./link.ts";
 import { UpstreamLink } from "./link.ts";
 import { serverEventHandlers } from "./server_events.ts";
-import type { BridgeCore, Proposal, ServerEventHandlers } from "./server_events.ts";
+import type { BridgeCore, ServerEventHandlers } from "./server_events.ts";
+import type { Proposal } from "./session_negotiation.ts";
+import { SessionNegotiation } from "./session_negotiation.ts";
+import { EventIds } from "./event_ids.ts";
 
 export type { BridgeLeg, FunctionCall, LegEvent } from "./leg.ts";
 export type { HistoryEntry } from "./history.ts";
@@ -45,8 +44,6 @@ export type { BridgeOptions } from "./options.ts";
 
 /** Client events (not audio) that may wait for the upstream; more are dropped. */
 const MAX_PENDING_EVENTS = 256;
-/** Client event ids remembered to name the event an upstream `error` refers to. */
-const EVENT_TYPES_KEPT = 128;
 
 /** Where the Bridge's connection to the service stands. */
 export type BridgePhase = LinkPhase;
@@ -58,24 +55,14 @@ export class Bridge {
   readonly #clock: Clock;
   readonly #provider: RealtimeProvider;
   readonly #link: UpstreamLink;
-  /** The configuration the upstream confirmed (`session.updated`). */
-  #session: SessionOptions;
-  /** Configurations sent on the current session, oldest first. */
-  #proposals: Proposal[] = [];
-  /** A configuration asked for while not ready; sent once ready. */
-  #unsentSession: SessionOptions | undefined;
+  readonly #config: SessionNegotiation;
   readonly #pending: PendingQueue;
   readonly #responses = new ResponseSequencer();
   readonly #items = new ItemAudioLog();
   readonly #replay: ReplayHistory;
   readonly #hypotheses = new Map<string, string>();
-  readonly #audioResponses = new Set<string>();
-  /** Bytes of caller audio the leg appended, over every upstream session. */
-  #appendedBytes = 0;
-  /** Where the current upstream session's audio timeline starts in the leg's (bytes). */
-  #epochBytes = 0;
-  #eventCounter = 0;
-  readonly #eventTypes = new Map<string, string>();
+  readonly #timeline: AudioTimeline;
+  readonly #eventIds = new EventIds();
   readonly #recycler: Recycler;
   /** Between the upstream's speech_started and speech_stopped. */
   #speaking = false;
@@ -108,7 +95,8 @@ export class Bridge {
         ...(options.pool ? { pool: options.pool } : {}),
         log: options.log,
       });
-    this.#session = options.session;
+    this.#config = new SessionNegotiation(options.session);
+    this.#timeline = new AudioTimeline(options.upstreamBytesPerMs);
     const maxMs = options.maxPendingMs ?? 5000;
     this.#pending = new PendingQueue({
       maxAudioChars: Math.ceil((maxMs * options.upstreamBytesPerMs * 4) / 3),
@@ -126,12 +114,12 @@ export class Bridge {
       clock: this.#clock,
       log: this.#log,
       stats: this.stats,
-      expiryOf: (session, openedAt) => this.#expiryOf(session, openedAt),
+      ...(options.sessionMs === undefined ? {} : { sessionMs: options.sessionMs }),
       host: {
         attempting: () => {
           this.#speaking = false;
           // A new upstream session counts its audio from 0; the leg's timeline goes on.
-          this.#epochBytes = this.#appendedBytes - this.#pending.audioBytes();
+          this.#timeline.newSession(this.#pending.audioBytes());
         },
         opened: (transport) => this.#onOpen(transport),
         event: (event) => this.#onEvent(event),
@@ -139,13 +127,7 @@ export class Bridge {
         fail: (reason) => this.#fail(reason),
         internalError: (error, during) => this.#internalError(error, during),
       },
-      ...pick(options, [
-        "reconnectWindowMs",
-        "connectTimeoutMs",
-        "reconnectBaseMs",
-        "reconnectMaxMs",
-        "random",
-      ]),
+      ...linkTimings(options),
     });
     this.#recycler = new Recycler({
       provider: this.#provider,
@@ -153,14 +135,14 @@ export class Bridge {
       log: this.#log,
       live: () => this.#link.phase.phase === "ready",
       quiet: () => this.#quiet(),
-      stamp: () => ({ session: this.#session, historyVersion: this.#replay.version }),
+      stamp: () => ({ session: this.#config.confirmed, historyVersion: this.#replay.version }),
       configure: (transport, session) => {
-        transport.updateSession(session, this.#newEventId("session.update"));
+        transport.updateSession(session, this.#eventIds.next("session.update"));
         this.#replayHistory(transport);
       },
       takeOver: (replacement) => this.#takeOver(replacement),
       own: (transport) => this.#link.own(transport),
-      expiryOf: (session, openedAt) => this.#expiryOf(session, openedAt),
+      expiryOf: (session, openedAt) => this.#link.expiryOf(session, openedAt),
       internalError: (error, during) => this.#internalError(error, during),
     }, options.recycleBeforeMs === undefined ? {} : { recycleBeforeMs: options.recycleBeforeMs });
     this.#handlers = serverEventHandlers(this.#core());
@@ -198,7 +180,7 @@ export class Bridge {
 
   /** The session configuration the upstream last confirmed. */
   get session(): SessionOptions {
-    return this.#session;
+    return this.#config.confirmed;
   }
 
   /** The replay history (a copy), e.g. to hand the call to another instance. */
@@ -215,13 +197,13 @@ export class Bridge {
   appendAudio(base64: string): void {
     if (this.closed) return;
     this.stats.appends++;
-    this.#appendedBytes += base64ByteLength(base64);
+    this.#timeline.appended(base64ByteLength(base64));
     if (this.#link.phase.phase === "ready" && this.#link.phase.transport.appendAudio(base64)) {
       return;
     }
     const dropped = this.#pending.pushAudio(base64);
     // The upstream never hears dropped audio: its timeline starts after it.
-    this.#epochBytes += dropped.bytes;
+    this.#timeline.dropped(dropped.bytes);
     this.stats.droppedPending += dropped.frames;
   }
 
@@ -272,14 +254,14 @@ export class Bridge {
    */
   updateSession(patch: Partial<SessionOptions>): void {
     if (this.closed) return;
-    const target = { ...this.#latestSession(), ...patch };
+    const target = { ...this.#config.latest(), ...patch };
     if (this.#link.phase.phase === "ready") this.#propose(this.#link.phase.transport, target);
-    else this.#unsentSession = target;
+    else this.#config.defer(target);
   }
 
   /** Whether any audio of this response reached the leg. */
   responseHadAudio(responseId: string): boolean {
-    return this.#audioResponses.has(responseId);
+    return this.#responses.hadAudio(responseId);
   }
 
   /**
@@ -334,16 +316,15 @@ export class Bridge {
       closed: () => this.closed,
       setSpeaking: (speaking) => void (this.#speaking = speaking),
       notify: (event) => this.#notify(event),
-      legMs: (ms) => this.#legMs(ms),
+      legMs: (ms) => this.#timeline.legMs(ms),
       interrupt: () => void this.interrupt(),
       requestResponse: (params) => this.requestResponse(params),
       autoResponds: () => this.#autoResponds(),
-      markAudio: (responseId) => this.#markAudio(responseId),
-      eventTypeOf: (eventId) => this.#eventTypeOf(eventId),
-      sessionCreated: (session) => this.#sessionCreated(session),
+      eventTypeOf: (eventId) => this.#eventIds.typeOf(eventId),
+      sessionCreated: (session) => this.#link.created(session),
       sessionUpdated: () => this.#sessionUpdated(),
-      sessionExpired: () => this.#sessionExpired(),
-      takeRefusedProposal: (eventId) => this.#takeRefusedProposal(eventId),
+      sessionExpired: () => this.#link.expire(),
+      takeRefusedProposal: (eventId) => this.#config.refused(eventId),
       configurationRefused: (refused, code) => this.#configurationRefused(refused, code),
       fail: (reason) => this.#fail(reason),
     };
@@ -354,28 +335,9 @@ export class Bridge {
     if (!this.closed) this.#options.leg.notify(event);
   }
 
-  /** An upstream audio position (ms) as a position in everything the leg appended. */
-  #legMs(upstreamMs: number): number {
-    return Math.round(this.#epochBytes / this.#options.upstreamBytesPerMs + upstreamMs);
-  }
-
-  /** Remembers that a response played audio (for {@linkcode Bridge.responseHadAudio}). */
-  #markAudio(responseId: string): void {
-    if (this.#audioResponses.has(responseId)) return;
-    this.#audioResponses.add(responseId);
-    if (this.#audioResponses.size > AUDIO_RESPONSES_KEPT) {
-      this.#audioResponses.delete(this.#audioResponses.values().next().value!);
-    }
-  }
-
-  /** The type of the client event an upstream `error` names, if remembered. */
-  #eventTypeOf(eventId: string | undefined): string | undefined {
-    return eventId === undefined ? undefined : this.#eventTypes.get(eventId);
-  }
-
   /** Turns answer themselves: server VAD with `create_response` on. */
   #autoResponds(): boolean {
-    const detection = this.#session.turnDetection;
+    const detection = this.#config.confirmed.turnDetection;
     return detection !== null && detection.create_response !== false;
   }
 
@@ -385,15 +347,9 @@ export class Bridge {
     this.#send("response.create", (t, id) => t.createResponse(response, id));
   }
 
-  /** `session.created` of the current session: no connect timeout any more; its expiry. */
-  #sessionCreated(session: Readonly<Record<string, unknown>>): void {
-    this.#link.created(session);
-  }
-
   /** `session.updated`: the oldest proposal is confirmed; the first one makes the session ready. */
   #sessionUpdated(): void {
-    const confirmed = this.#proposals.shift();
-    if (confirmed) this.#session = confirmed.session;
+    this.#config.confirm();
     const transport = this.#link.ready();
     if (transport === undefined) return;
     this.#recycler.resetAttempts();
@@ -402,11 +358,8 @@ export class Bridge {
       if (op.kind === "audio") transport.appendAudio(op.base64);
       else if (op.send(transport)) op.onSent?.();
     }
-    if (this.#unsentSession !== undefined) {
-      const session = this.#unsentSession;
-      this.#unsentSession = undefined;
-      this.#propose(transport, session);
-    }
+    const deferred = this.#config.takeDeferred();
+    if (deferred !== undefined) this.#propose(transport, deferred);
     this.#notify({ type: "session.ready" });
     if (this.closed) return;
     const next = this.#responses.ready();
@@ -418,12 +371,6 @@ export class Bridge {
     if (next !== undefined) this.#sendCreate(next.params);
   }
 
-  /** Takes back the configuration an upstream `error` refused, if it was one of ours. */
-  #takeRefusedProposal(eventId: string | undefined): Proposal | undefined {
-    const index = this.#proposals.findIndex((p) => p.eventId === eventId);
-    return index >= 0 ? this.#proposals.splice(index, 1)[0] : undefined;
-  }
-
   /**
    * A configuration was refused. On a new session (not ready yet) it may pass without the
    * changes nobody confirmed yet; if the confirmed configuration itself is refused, the call
@@ -432,13 +379,9 @@ export class Bridge {
   #configurationRefused(refused: Proposal, code: string): void {
     const phase = this.#link.phase;
     if (phase.phase !== "connecting" || phase.transport === undefined) return;
-    if (refused.session === this.#session) this.#fail(`upstream refused the session (${code})`);
-    else this.#propose(phase.transport, this.#session);
-  }
-
-  /** The session hit its maximum duration before a quiet moment came: go on in a new one. */
-  #sessionExpired(): void {
-    this.#link.expire();
+    const confirmed = this.#config.confirmed;
+    if (refused.session === confirmed) this.#fail(`upstream refused the session (${code})`);
+    else this.#propose(phase.transport, confirmed);
   }
 
   /** Fails the call with a reason (`onFailed`). */
@@ -466,14 +409,6 @@ export class Bridge {
     this.#fail(`internal error: ${name} while handling ${during}`);
   }
 
-  /** When the service ends a session (monotonic ms). */
-  #expiryOf(session: Readonly<Record<string, unknown>>, openedAt: number): number {
-    return sessionExpiry(session, this.#clock, {
-      openedAt,
-      ...(this.#options.sessionMs === undefined ? {} : { fallbackMs: this.#options.sessionMs }),
-    });
-  }
-
   // -------------------------------------------------------------------------------------------
   // Connection
 
@@ -484,16 +419,6 @@ export class Bridge {
     this.#recycler.stop();
   }
 
-  /** A new client event id, remembered with the event's type. */
-  #newEventId(type: ClientEventType): string {
-    const id = `evt_${++this.#eventCounter}`;
-    this.#eventTypes.set(id, type);
-    if (this.#eventTypes.size > EVENT_TYPES_KEPT) {
-      this.#eventTypes.delete(this.#eventTypes.keys().next().value!);
-    }
-    return id;
-  }
-
   /** Sends a client event now when ready, else queues it (bounded) for the next session. */
   #send(
     type: ClientEventType,
@@ -501,7 +426,7 @@ export class Bridge {
     onSent?: () => void,
   ): void {
     if (this.closed) return;
-    const id = this.#newEventId(type);
+    const id = this.#eventIds.next(type);
     if (this.#link.phase.phase === "ready" && send(this.#link.phase.transport, id)) {
       onSent?.();
       return;
@@ -521,22 +446,17 @@ export class Bridge {
     }
   }
 
-  /** The newest configuration asked for, confirmed or not. */
-  #latestSession(): SessionOptions {
-    return this.#unsentSession ?? this.#proposals.at(-1)?.session ?? this.#session;
-  }
-
   /** Sends a configuration on the open session and waits for its confirmation. */
   #propose(transport: RealtimeTransport, session: SessionOptions): void {
-    const id = this.#newEventId("session.update");
-    this.#proposals.push({ eventId: id, session });
+    const id = this.#eventIds.next("session.update");
+    this.#config.proposed({ eventId: id, session });
     transport.updateSession(session, id);
   }
 
   /** Tells a new session the conversation so far (text items, oldest first). */
   #replayHistory(transport: RealtimeTransport): void {
     for (const item of this.#replay.items()) {
-      transport.addItem(item, this.#newEventId("conversation.item.create"));
+      transport.addItem(item, this.#eventIds.next("conversation.item.create"));
     }
   }
 
@@ -544,10 +464,7 @@ export class Bridge {
     // Send the configuration at once; audio waits for `session.updated` so that it is read in
     // the right format (§1.5). It carries every change asked for so far: changes sent on a
     // lost session were never confirmed.
-    const target = this.#latestSession();
-    this.#proposals = [];
-    this.#unsentSession = undefined;
-    this.#propose(transport, target);
+    this.#propose(transport, this.#config.opening());
     this.#replayHistory(transport);
   }
 
@@ -567,7 +484,7 @@ export class Bridge {
     this.#speaking = false;
     this.#recycler.stop();
     if (!wasReady) return;
-    this.#proposals = [];
+    this.#config.lost();
     const lost = this.#responses.lost();
     this.#hypotheses.clear();
     this.#options.leg.interrupt();
@@ -586,7 +503,7 @@ export class Bridge {
    */
   #quiet(): boolean {
     return this.#link.phase.phase === "ready" && this.#responses.settled && !this.#speaking &&
-      this.#proposals.length === 0 && this.#unsentSession === undefined &&
+      this.#config.settled &&
       this.#pending.empty && (this.#options.leg.idle?.() ?? true);
   }
 
@@ -594,7 +511,7 @@ export class Bridge {
   #takeOver(replacement: TakeOver): void {
     const old = this.#link.takeOver(replacement);
     // The new session hears audio from now on; what the old one held was silence.
-    this.#epochBytes = this.#appendedBytes;
+    this.#timeline.newSession(0);
     this.#items.clear();
     this.#hypotheses.clear();
     old?.close(1000, "session recycled");
@@ -602,17 +519,4 @@ export class Bridge {
     this.#log.info({}, "Upstream session recycled");
     this.#recycler.schedule(this.#link.session);
   }
-}
-
-/** Response ids remembered for {@linkcode Bridge.responseHadAudio}. */
-const AUDIO_RESPONSES_KEPT = 64;
-
-/** The options among `keys` that are set (so that absent ones stay absent). */
-function pick<T extends object, K extends keyof T>(
-  options: T,
-  keys: readonly K[],
-): Partial<Pick<T, K>> {
-  const picked: Partial<Pick<T, K>> = {};
-  for (const key of keys) if (options[key] !== undefined) picked[key] = options[key];
-  return picked;
 }

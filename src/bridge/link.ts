@@ -13,6 +13,7 @@ import type {
   TransportClose,
   TransportListener,
 } from "../realtime/transport.ts";
+import { sessionExpiry } from "../realtime/upstream_pool.ts";
 
 /**
  * Where the link stands. `connecting` covers an attempt under way, a session configuring (open,
@@ -49,8 +50,8 @@ export interface LinkOptions {
   readonly host: LinkHost;
   /** Counters it keeps: attempts (sockets opened), warm sessions taken, outages. */
   readonly stats: { attempts: number; warm: number; reconnects: number };
-  /** When the service ends a session, from `session.created`'s session (monotonic ms). */
-  readonly expiryOf: (session: Readonly<Record<string, unknown>>, openedAt: number) => number;
+  /** Session lifetime assumed when `session.created` has no `expires_at` (default 60 min). */
+  readonly sessionMs?: number;
   readonly reconnectWindowMs?: number;
   readonly connectTimeoutMs?: number;
   readonly reconnectBaseMs?: number;
@@ -111,7 +112,15 @@ export class UpstreamLink {
   /** `session.created` of the current session: the attempt made it in time; its expiry. */
   created(session: Readonly<Record<string, unknown>>): void {
     this.#clearConnectTimer();
-    this.#expiresAt = this.#o.expiryOf(session, this.#openedAt);
+    this.#expiresAt = this.expiryOf(session, this.#openedAt);
+  }
+
+  /** When the service ends a session, from `session.created`'s session (monotonic ms). */
+  expiryOf(session: Readonly<Record<string, unknown>>, openedAt: number): number {
+    return sessionExpiry(session, this.#o.clock, {
+      openedAt,
+      ...(this.#o.sessionMs === undefined ? {} : { fallbackMs: this.#o.sessionMs }),
+    });
   }
 
   /** The session accepted its configuration: the transport if it just became ready. */

@@ -7,6 +7,7 @@ import type { UpstreamClient } from "../realtime/upstream.ts";
 import type { WarmSource } from "../realtime/upstream_pool.ts";
 import type { HistoryEntry } from "./history.ts";
 import type { BridgeLeg, FunctionCall } from "./leg.ts";
+import type { LinkOptions } from "./link.ts";
 
 /** Options of a Bridge. */
 export interface BridgeOptions {
@@ -71,3 +72,22 @@ export interface BridgeOptions {
   /** Session lifetime assumed when `session.created` has no `expires_at` (default 60 min). */
   readonly sessionMs?: number;
 }
+
+/** The reconnect timings among the options, only those set (so absent ones stay absent). */
+export function linkTimings(
+  options: BridgeOptions,
+): Partial<Pick<LinkOptions, (typeof LINK_TIMINGS)[number]>> {
+  const picked: Partial<Pick<LinkOptions, (typeof LINK_TIMINGS)[number]>> = {};
+  for (const key of LINK_TIMINGS) {
+    if (options[key] !== undefined) Object.assign(picked, { [key]: options[key] });
+  }
+  return picked;
+}
+
+const LINK_TIMINGS = [
+  "reconnectWindowMs",
+  "connectTimeoutMs",
+  "reconnectBaseMs",
+  "reconnectMaxMs",
+  "random",
+] as const;

@@ -36,6 +36,9 @@ export type AfterDone =
   | { readonly kind: "request"; readonly params: ResponseParams | undefined }
   | { readonly kind: "none" };
 
+/** Responses remembered for {@linkcode ResponseSequencer.hadAudio}. */
+const AUDIO_RESPONSES_KEPT = 64;
+
 /** The response state of one call. */
 export class ResponseSequencer {
   #phase: ResponsePhase = { phase: "idle" };
@@ -47,6 +50,8 @@ export class ResponseSequencer {
   #resume: ResponseRequest | undefined;
   /** A user turn was committed while a response was active, so the server may not answer it. */
   #unansweredTurn = false;
+  /** The latest responses that played audio. */
+  readonly #withAudio = new Set<string>();
 
   /** The in-band response state. */
   get phase(): ResponsePhase {
@@ -117,6 +122,20 @@ export class ResponseSequencer {
   discarded(responseId: string): boolean {
     return this.#phase.phase === "generating" && this.#phase.responseId === responseId &&
       this.#phase.cancelled;
+  }
+
+  /** Some of this response's audio went to the leg. */
+  playedAudio(responseId: string): void {
+    if (this.#withAudio.has(responseId)) return;
+    this.#withAudio.add(responseId);
+    if (this.#withAudio.size > AUDIO_RESPONSES_KEPT) {
+      this.#withAudio.delete(this.#withAudio.values().next().value!);
+    }
+  }
+
+  /** Whether any audio of this response went to the leg (for the latest responses). */
+  hadAudio(responseId: string): boolean {
+    return this.#withAudio.has(responseId);
   }
 
   /**

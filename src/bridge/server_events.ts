@@ -15,17 +15,11 @@ import type {
 import { FATAL_ERROR_CODES } from "../protocol/openai_realtime.ts";
 import { base64ByteLength } from "../protocol/base64.ts";
 import type { ResponseParams } from "../protocol/openai_realtime_client.ts";
-import type { SessionOptions } from "../realtime/session_config.ts";
+import type { Proposal } from "./session_negotiation.ts";
 import type { ItemAudioLog } from "./barge_in.ts";
 import type { ReplayHistory } from "./history.ts";
 import type { BridgeLeg, FunctionCall, LegEvent } from "./leg.ts";
 import type { ResponseSequencer } from "./response_sequencer.ts";
-
-/** A configuration sent on the current session, waiting for its `session.updated`. */
-export interface Proposal {
-  readonly eventId: string;
-  readonly session: SessionOptions;
-}
 
 /** The parts of a Bridge its server event handlers use. */
 export interface BridgeCore {
@@ -48,7 +42,6 @@ export interface BridgeCore {
   requestResponse(params?: ResponseParams): void;
   /** Turns answer themselves: server VAD with `create_response` on. */
   autoResponds(): boolean;
-  markAudio(responseId: string): void;
   eventTypeOf(eventId: string | undefined): string | undefined;
   sessionCreated(session: Readonly<Record<string, unknown>>): void;
   sessionUpdated(): void;
@@ -119,7 +112,7 @@ export function serverEventHandlers(core: BridgeCore): ServerEventHandlers {
     "response.output_audio.delta": (e) => {
       if (core.responses.discarded(e.response_id)) return;
       core.items.track(e.item_id).generatedBytes += base64ByteLength(e.delta);
-      core.markAudio(e.response_id);
+      core.responses.playedAudio(e.response_id);
       if (!core.closed()) core.leg.playAudio(e.item_id, e.delta);
     },
     "response.output_audio.done": (e) => {
