@@ -3,8 +3,7 @@ import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { SessionOptions } from "../realtime/session_config.ts";
 import type { RealtimeProvider } from "../realtime/transport.ts";
-import type { UpstreamClient } from "../realtime/upstream.ts";
-import type { WarmSource } from "../realtime/upstream_pool.ts";
+import type { OpenAiProviderOptions } from "../realtime/openai_transport.ts";
 import type { HistoryEntry } from "./history.ts";
 import type { BridgeLeg, FunctionCall } from "./leg.ts";
 import type { LinkOptions } from "./link.ts";
@@ -22,10 +21,10 @@ export interface BridgeOptions {
     readonly model: string;
     readonly apiKey?: string;
     /** WebSocket client (default `"ws"`, which keeps TCP_NODELAY; `"native"` is Deno's). */
-    readonly client?: UpstreamClient;
+    readonly client?: OpenAiProviderOptions["client"];
   };
   /** Warm upstream sessions of the default provider (first connection, reconnects, recycles). */
-  readonly pool?: WarmSource;
+  readonly pool?: OpenAiProviderOptions["pool"];
   readonly session: SessionOptions;
   /** Bytes per millisecond of the upstream audio format (48 for PCM 24 kHz, 8 for G.711). */
   readonly upstreamBytesPerMs: number;

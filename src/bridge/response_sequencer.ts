@@ -138,13 +138,20 @@ export class ResponseSequencer {
     return this.#withAudio.has(responseId);
   }
 
-  /**
-   * `response.done`: undefined when it is not the active response; else what to ask for next
-   * (the deferred request, or an answer to a turn the server left unanswered).
-   */
-  done(responseId: string): AfterDone | undefined {
-    if (this.activeId !== responseId) return undefined;
+  /** `response.done`: true when it was the active response (now over). */
+  done(responseId: string): boolean {
+    if (this.activeId !== responseId) return false;
     this.#phase = { phase: "idle" };
+    return true;
+  }
+
+  /**
+   * After a `response.done` was handled: what to ask for next — the deferred request (the
+   * latest, even one made while the done was being handled), or an answer to a turn the server
+   * left unanswered.
+   */
+  next(): AfterDone {
+    if (this.#phase.phase === "generating") return { kind: "none" };
     const deferred = this.#deferred;
     if (deferred !== undefined) {
       this.#deferred = undefined;

@@ -136,8 +136,7 @@ export function serverEventHandlers(core: BridgeCore): ServerEventHandlers {
     },
     "response.output_item.done": (e) => onItemDone(core, e.item, e.response_id),
     "response.done": (e) => {
-      const next = core.responses.done(e.response.id);
-      if (next === undefined) return;
+      if (!core.responses.done(e.response.id)) return;
       core.notify({
         type: "response.done",
         responseId: e.response.id,
@@ -145,6 +144,7 @@ export function serverEventHandlers(core: BridgeCore): ServerEventHandlers {
         usage: e.response.usage ?? null,
       });
       if (core.closed()) return;
+      const next = core.responses.next();
       if (next.kind === "request") core.requestResponse(next.params);
     },
   };

@@ -265,6 +265,25 @@ Deno.test("Bridge defers a response asked for while one is active, and creates i
   assert.equal(h.leg.of("response.done").length, 2);
 });
 
+Deno.test("Bridge sends one create when the leg asks again while hearing response.done", () => {
+  const h = harness();
+  using _ = { [Symbol.dispose]: () => h.bridge.close() };
+  const t = h.ready();
+  h.bridge.requestResponse({ instructions: "first" });
+  t.emit(server.responseCreated("r1"));
+  h.bridge.requestResponse({ instructions: "deferred" });
+  const notify = h.leg.notify.bind(h.leg);
+  h.leg.notify = (event) => {
+    notify(event);
+    if (event.type === "response.done") h.bridge.requestResponse({ instructions: "latest" });
+  };
+  t.emit(server.responseDone("r1"));
+  assert.deepEqual(t.ofType("response.create").map((e) => e.response?.instructions), [
+    "first",
+    "latest",
+  ]);
+});
+
 Deno.test("Bridge keeps audio and events while not ready and sends them after the configuration", () => {
   const h = harness({ maxPendingMs: 30 });
   using _ = { [Symbol.dispose]: () => h.bridge.close() };
