@@ -460,7 +460,6 @@ class ServiceModel {
   active: { id: string; itemId: string } | undefined;
   readonly generatedMs = new Map<string, number>();
   readonly cancelled = new Set<string>();
-  lastItem: string | undefined;
   #next = 0;
   newId(): string {
     return `r${++this.#next}`;
@@ -506,10 +505,21 @@ Deno.test("Bridge holds its sequencing and barge-in invariants over any timeline
       };
       const t = h.ready();
       let requests = 0;
+      let owed = false;
+      /** response.done: a deferred request goes out then, exactly once. */
+      const done = (id: string) => {
+        const before = t.ofType("response.create").length;
+        t.emit(server.responseDone(id));
+        const sent = t.ofType("response.create").length - before;
+        if (sent !== (owed ? 1 : 0)) violations.push(`${sent} creates after ${id}, owed ${owed}`);
+        owed = false;
+      };
       for (const s of steps) {
         switch (s.kind) {
           case "request":
             requests++;
+            // Asked for while one is generating: owed once that one is done.
+            if (h.bridge.generating) owed = true;
             h.bridge.requestResponse({ instructions: s.instructions });
             break;
           case "serve": {
@@ -532,7 +542,6 @@ Deno.test("Bridge holds its sequencing and barge-in invariants over any timeline
               active.itemId,
               (model.generatedMs.get(active.itemId) ?? 0) + s.ms,
             );
-            model.lastItem = active.itemId;
             t.emit(server.audioDelta(active.id, active.itemId, audio(s.ms)));
             const played = h.leg.plays.length > plays;
             if (played === model.cancelled.has(active.id)) {
@@ -546,15 +555,18 @@ Deno.test("Bridge holds its sequencing and barge-in invariants over any timeline
           case "finish":
             if (!model.active) break;
             // The service forgets it first: the Bridge may ask for the next one right away.
-            t.emit(server.responseDone(finish(model)));
+            done(finish(model));
             break;
-          case "speech":
+          case "speech": {
+            // The leg can only have heard an item it was given audio of.
+            const playing = h.leg.plays.at(-1)?.itemId;
             heardMs = s.playedMs;
-            h.leg.heard = model.lastItem === undefined
+            h.leg.heard = playing === undefined
               ? undefined
-              : { itemId: model.lastItem, playedMs: s.playedMs, sentMs: s.sentMs };
+              : { itemId: playing, playedMs: s.playedMs, sentMs: s.sentMs };
             t.emit(server.speechStarted());
             break;
+          }
         }
         if (h.bridge.generating !== (model.active !== undefined)) {
           violations.push(`generating ${h.bridge.generating}, active ${model.active?.id}`);
@@ -563,7 +575,7 @@ Deno.test("Bridge holds its sequencing and barge-in invariants over any timeline
       // Drain: the service answers everything; no request is left waiting for ever.
       for (let i = 0; i < 100 && (model.queue.length > 0 || model.active); i++) {
         if (model.active) {
-          t.emit(server.responseDone(finish(model)));
+          done(finish(model));
         } else {
           model.queue.shift();
           const id = model.newId();
