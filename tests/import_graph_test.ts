@@ -167,6 +167,15 @@ Deno.test("the SDK imports nothing from server folders", () => {
   assert.deepEqual(bad, []);
 });
 
+Deno.test("the Bridge reaches the upstream wire only through the provider seam", () => {
+  const bad: string[] = [];
+  for (const [from, targets] of importGraph()) {
+    if (partOf(from) !== "bridge") continue;
+    for (const to of targets) if (to === "realtime/upstream.ts") bad.push(`${from} -> ${to}`);
+  }
+  assert.deepEqual(bad, []);
+});
+
 Deno.test("violation() names upward, sideways and unplaced arrows", () => {
   const cases: [string, string, string | undefined][] = [
     ["bridge/bridge.ts", "protocol/base64.ts", undefined],

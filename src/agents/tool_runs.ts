@@ -5,11 +5,12 @@
  * when it lands, after the caller's turn (the turn's own response sees it).
  */
 import type { Clock, TimerId } from "../core/clock.ts";
+import type { ResponseParams } from "../protocol/openai_realtime_client.ts";
 
 /** What a tool run needs of the Bridge. */
 export interface ToolBridge {
   readonly generating: boolean;
-  requestResponse(response?: Record<string, unknown>): void;
+  requestResponse(response?: ResponseParams): void;
   sendFunctionOutput(callId: string, output: string, respond: boolean): void;
 }
 

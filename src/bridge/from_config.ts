@@ -24,7 +24,7 @@ export function bridgeConfig(
   };
 }
 
-function upstreamTarget(config: Config, url: string): BridgeOptions["upstream"] {
+function upstreamTarget(config: Config, url: string): NonNullable<BridgeOptions["upstream"]> {
   return {
     url,
     model: config.OPENAI_REALTIME_MODEL,

@@ -1,11 +1,13 @@
 /**
- * The transport to an OpenAI Realtime GA endpoint (or the local engine): one WebSocket with
- * `Authorization: Bearer`, text frames only, parsed with the tolerant schemas.
+ * The connection under the OpenAI GA adapter (`openai_transport.ts`) and the warm pool: one
+ * WebSocket to a Realtime GA endpoint (or the local engine) with `Authorization: Bearer`, text
+ * frames only, parsed with the tolerant schemas.
  *
  * Two clients sit behind it: the `ws` npm client (default) and Deno's native `WebSocket`. The
  * default is `ws` because Deno's native client clears `TCP_NODELAY` (ARCHITECTURE.md,
  * amendment 1) and because it reports why a handshake failed (refused, HTTP status), which the
- * native client only hints at in an error message.
+ * native client only hints at in an error message. Tests may inject a socket of their own
+ * (`socket`).
  *
  * Fault containment: no exception from a listener leaves a socket callback; it goes to
  * {@linkcode UpstreamListener.onListenerError}. After {@linkcode Upstream.close} no listener is
@@ -14,11 +16,44 @@
 // @ts-types="@types/ws"
 import WsWebSocket from "ws";
 import type { Logger } from "../core/logger.ts";
-import type { ServerEvent } from "../protocol/openai_realtime.ts";
 import { parseServerEvent } from "../protocol/openai_realtime.ts";
+import type { ClientEvent } from "../protocol/openai_realtime_client.ts";
+import type {
+  TransportClose,
+  TransportFailure,
+  TransportListener,
+  TransportState,
+} from "./transport.ts";
 
 /** Which WebSocket client opens the connection. */
 export type UpstreamClient = "ws" | "native";
+
+/** What a WebSocket client reports, the same for either client. */
+export interface UpstreamSocketHandlers {
+  open(): void;
+  /** A text frame (binary frames are not part of the protocol and are dropped). */
+  text(data: string): void;
+  /** Why the handshake failed, if the client can tell; a close follows. */
+  failure(failure: UpstreamFailure): void;
+  close(code: number, reason: string): void;
+}
+
+/** The little the Upstream needs of a WebSocket client. */
+export interface UpstreamSocket {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+  /** The client's own view: the connection is open. */
+  readonly isOpen: boolean;
+}
+
+/** Opens a WebSocket client reporting to `handlers` (injectable: tests pass a scripted one). */
+export type UpstreamSocketFactory = (
+  url: URL,
+  options: {
+    readonly headers: Readonly<Record<string, string>>;
+    readonly handlers: UpstreamSocketHandlers;
+  },
+) => UpstreamSocket;
 
 /** Where and how to connect. */
 export interface UpstreamOptions {
@@ -30,48 +65,88 @@ export interface UpstreamOptions {
   readonly log: Logger;
   /** `"ws"` (default: keeps TCP_NODELAY, reports HTTP statuses) or Deno's `"native"` client. */
   readonly client?: UpstreamClient;
+  /** Opens the socket instead of `client` (tests). */
+  readonly socket?: UpstreamSocketFactory;
 }
 
 /** Why a connection never opened, as far as the client can tell. */
-export type UpstreamFailure =
-  | { readonly kind: "refused" }
-  | { readonly kind: "http"; readonly status: number }
-  | { readonly kind: "network"; readonly detail: string };
+export type UpstreamFailure = TransportFailure;
 
 /** How a connection ended. */
-export interface UpstreamClose {
-  readonly code: number;
-  readonly reason: string;
-  /** The WebSocket handshake had completed. */
-  readonly opened: boolean;
-  /** Set when the connection failed before it opened and the client said why. */
-  readonly failure?: UpstreamFailure;
-}
+export type UpstreamClose = TransportClose;
 
 /** Callbacks of one upstream connection; none is called after {@linkcode Upstream.close}. */
-export interface UpstreamListener {
-  onOpen(): void;
-  onEvent(event: ServerEvent): void;
-  /** The socket closed without our asking. */
-  onClose(close: UpstreamClose): void;
-  /** A listener threw inside a socket callback (`where`: the socket event). */
-  onListenerError(error: unknown, where: "open" | "message" | "close"): void;
-}
+export type UpstreamListener = TransportListener;
 
 /** Connection state of an {@linkcode Upstream}. */
-export type UpstreamState = "connecting" | "open" | "closed";
-
-/** The little the Upstream needs of either client. */
-interface Socket {
-  send(text: string): void;
-  close(code: number, reason: string): void;
-}
+export type UpstreamState = TransportState;
 
 const WS_OPEN = 1;
 
+/** The `ws` npm client: keeps TCP_NODELAY, no compression, reports HTTP statuses. */
+export function wsSocket(
+  url: URL,
+  { headers, handlers }: Parameters<UpstreamSocketFactory>[1],
+): UpstreamSocket {
+  const socket = new WsWebSocket(url, { headers: { ...headers }, perMessageDeflate: false });
+  socket.on("open", () => handlers.open());
+  socket.on("message", (data, isBinary) => {
+    if (!isBinary) handlers.text(data.toString());
+  });
+  socket.on("unexpected-response", (_request, response) => {
+    handlers.failure({ kind: "http", status: response.statusCode ?? 0 });
+    response.resume();
+    // With this listener ws leaves the handshake to us: abort it (close 1006 follows).
+    socket.terminate();
+  });
+  socket.on("error", (error: Error & { code?: string }) => {
+    // A close always follows; the failure is kept only if it came before the handshake.
+    handlers.failure(
+      error.code === "ECONNREFUSED"
+        ? { kind: "refused" }
+        : { kind: "network", detail: error.code ?? "error" },
+    );
+  });
+  socket.on("close", (code, reason) => handlers.close(code, reason.toString()));
+  return {
+    send: (text) => socket.send(text),
+    close: (code, reason) => socket.close(code, reason),
+    get isOpen() {
+      return socket.readyState === WS_OPEN;
+    },
+  };
+}
+
+/** Deno's native client (clears TCP_NODELAY: ARCHITECTURE.md, amendment 1). */
+export function nativeSocket(
+  url: URL,
+  { headers, handlers }: Parameters<UpstreamSocketFactory>[1],
+): UpstreamSocket {
+  const socket = Object.keys(headers).length === 0
+    ? new WebSocket(url)
+    : new WebSocket(url, { headers: { ...headers } });
+  socket.addEventListener("open", () => handlers.open());
+  socket.addEventListener("message", (message: MessageEvent) => {
+    if (typeof message.data === "string") handlers.text(message.data);
+  });
+  socket.addEventListener("error", (event: Event) => {
+    handlers.failure(nativeFailure(event instanceof ErrorEvent ? event.message : ""));
+  });
+  socket.addEventListener("close", (event: CloseEvent) => {
+    handlers.close(event.code, event.reason);
+  });
+  return {
+    send: (text) => socket.send(text),
+    close: (code, reason) => socket.close(code, reason),
+    get isOpen() {
+      return socket.readyState === WebSocket.OPEN;
+    },
+  };
+}
+
 /** One upstream WebSocket. */
 export class Upstream {
-  readonly #socket: Socket;
+  readonly #socket: UpstreamSocket;
   readonly #log: Logger;
   #listener: UpstreamListener;
   /** Set by close(): the listener hears nothing more. */
@@ -80,7 +155,6 @@ export class Upstream {
   #failure: UpstreamFailure | undefined;
   #state: UpstreamState = "connecting";
   readonly #closed = Promise.withResolvers<void>();
-  readonly #isOpen: () => boolean;
 
   constructor(options: UpstreamOptions, listener: UpstreamListener) {
     this.#log = options.log;
@@ -90,46 +164,19 @@ export class Upstream {
     const headers: Record<string, string> = options.apiKey === undefined
       ? {}
       : { authorization: `Bearer ${options.apiKey}` };
-    if ((options.client ?? "ws") === "ws") {
-      const socket = new WsWebSocket(url, { headers, perMessageDeflate: false });
-      this.#socket = socket;
-      this.#isOpen = () => socket.readyState === WS_OPEN;
-      socket.on("open", () => this.#onOpen());
-      socket.on("message", (data, isBinary) => {
-        if (!isBinary) this.#onMessage(data.toString());
-      });
-      socket.on("unexpected-response", (_request, response) => {
-        this.#failure = { kind: "http", status: response.statusCode ?? 0 };
-        response.resume();
-        // With this listener ws leaves the handshake to us: abort it (close 1006 follows).
-        socket.terminate();
-      });
-      socket.on("error", (error: Error & { code?: string }) => {
-        // A close always follows; remember why it failed before the handshake.
-        if (this.#opened || this.#failure) return;
-        this.#failure = error.code === "ECONNREFUSED"
-          ? { kind: "refused" }
-          : { kind: "network", detail: error.code ?? "error" };
-      });
-      socket.on("close", (code, reason) => this.#onClose(code, reason.toString()));
-    } else {
-      const socket = Object.keys(headers).length === 0
-        ? new WebSocket(url)
-        : new WebSocket(url, { headers });
-      this.#socket = socket;
-      this.#isOpen = () => socket.readyState === WebSocket.OPEN;
-      socket.addEventListener("open", () => this.#onOpen());
-      socket.addEventListener("message", (message: MessageEvent) => {
-        if (typeof message.data === "string") this.#onMessage(message.data);
-      });
-      socket.addEventListener("error", (event: Event) => {
-        if (this.#opened || this.#failure) return;
-        this.#failure = nativeFailure(event instanceof ErrorEvent ? event.message : "");
-      });
-      socket.addEventListener("close", (event: CloseEvent) => {
-        this.#onClose(event.code, event.reason);
-      });
-    }
+    const open = options.socket ?? ((options.client ?? "ws") === "ws" ? wsSocket : nativeSocket);
+    this.#socket = open(url, {
+      headers,
+      handlers: {
+        open: () => this.#onOpen(),
+        text: (data) => this.#onMessage(data),
+        failure: (failure) => {
+          // The first reason before the handshake wins; later errors say less.
+          if (!this.#opened && !this.#failure) this.#failure = failure;
+        },
+        close: (code, reason) => this.#onClose(code, reason),
+      },
+    });
   }
 
   /**
@@ -152,13 +199,13 @@ export class Upstream {
   }
 
   /** Sends a client event; returns false if the socket is not open. */
-  send(event: Record<string, unknown>): boolean {
+  send(event: ClientEvent): boolean {
     return this.sendRaw(JSON.stringify(event));
   }
 
   /** Sends an already serialised client event; returns false if the socket is not open. */
   sendRaw(text: string): boolean {
-    if (this.#state !== "open" || !this.#isOpen()) return false;
+    if (this.#state !== "open" || !this.#socket.isOpen) return false;
     try {
       this.#socket.send(text);
       return true;

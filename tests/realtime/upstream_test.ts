@@ -98,7 +98,7 @@ Deno.test("Upstream calls no listener after close(), even for frames already rec
       assert.deepEqual(recorder.events.map((e) => e.type), ["session.created", "session.updated"]);
       assert.equal(recorder.close, undefined);
       assert.equal(upstream.state, "closed");
-      assert.equal(upstream.send({ type: "x" }), false);
+      assert.equal(upstream.send({ type: "input_audio_buffer.commit" }), false);
     });
   }
 });

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { ResponseSequencer } from "../../src/bridge/response_sequencer.ts";
+
+Deno.test("ResponseSequencer answers a turn the server left unanswered, once", () => {
+  const s = new ResponseSequencer();
+  assert.equal(s.request(undefined), true);
+  s.sent(undefined);
+  assert.equal(s.created("r1", true), true);
+  s.committed(false);
+  assert.equal(s.done("r1"), true);
+  assert.deepEqual(s.next(), { kind: "none" }, "manual turns: nothing owed");
+  s.created("r2", true);
+  s.committed(true);
+  assert.equal(s.settled, false);
+  assert.equal(s.done("r2"), true);
+  assert.deepEqual(s.next(), { kind: "request", params: undefined });
+  assert.deepEqual(s.next(), { kind: "none" });
+  assert.equal(s.settled, true);
+});
+
+Deno.test("ResponseSequencer resumes a lost reply before a deferred one, not a cancelled one", async (t) => {
+  await t.step("lost while generating", () => {
+    const s = new ResponseSequencer();
+    s.sent({ instructions: "A" });
+    s.created("r1", true);
+    assert.equal(s.request({ instructions: "B" }), false);
+    assert.equal(s.lost(), "r1");
+    assert.equal(s.activeId, undefined);
+    assert.deepEqual(s.ready(), { kind: "resume", params: { instructions: "A" } });
+    assert.deepEqual(s.ready(), { kind: "deferred", params: { instructions: "B" } });
+    assert.equal(s.ready(), undefined);
+  });
+  await t.step("lost after barge-in", () => {
+    const s = new ResponseSequencer();
+    s.created("r1", true);
+    assert.equal(s.cancel(), "r1");
+    assert.equal(s.discarded("r1"), true);
+    assert.equal(s.discarded("r2"), false);
+    assert.equal(s.lost(), "r1");
+    assert.equal(s.ready(), undefined);
+    assert.equal(s.settled, true);
+  });
+  await t.step("out-of-band responses are not tracked", () => {
+    const s = new ResponseSequencer();
+    s.sent(undefined);
+    assert.equal(s.created("oob", false), false);
+    assert.equal(s.cancel(), undefined);
+    assert.equal(s.settled, true, "the request was answered");
+  });
+  await t.step("a refused request is no longer awaited", () => {
+    const s = new ResponseSequencer();
+    s.sent(undefined);
+    assert.equal(s.settled, false);
+    s.refused();
+    assert.equal(s.settled, true);
+  });
+});
