@@ -2,9 +2,9 @@
  * The bench (`src/tools/bench.ts --url`) against variants of the gateway, started here, in
  * alternating rounds (the order flips each round, so the box's noise falls on every variant):
  *
- * - `--set cluster` (issue #15): `one` gateway without Redis against `two` gateways sharing a real
- *   `redis-server` (`REDIS_URL`), both behind the same round-robin TCP balancer (so its hop is in
- *   both). Reports the calls each instance took, the gateways' CPU per call-second, caller→upstream
+ * - `--set cluster` (issue #15): `one` gateway without Redis, `two-no-redis` (two independent
+ *   gateways) and `two` gateways sharing a real `redis-server` (`REDIS_URL`), all behind the same
+ *   round-robin TCP balancer (so its hop is in each). Reports the calls each instance took, the gateways' CPU per call-second, caller→upstream
  *   latency and the registry operations Redis served (from `/metrics`) per call and per thousand
  *   frames: Redis must stay off the per-frame path.
  * - `--set observability` (issue #14): one gateway with metrics on (the default), with
@@ -28,6 +28,8 @@ interface Variant {
 const SETS: Record<string, readonly Variant[]> = {
   cluster: [
     { name: "one", instances: 1, redis: false, env: {} },
+    // Two without Redis: what two processes cost by themselves, so the next row shows Redis's part.
+    { name: "two-no-redis", instances: 2, redis: false, env: {} },
     { name: "two", instances: 2, redis: true, env: {} },
   ],
   observability: [
