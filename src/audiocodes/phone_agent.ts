@@ -32,6 +32,7 @@ import type { Activity } from "../protocol/audiocodes.ts";
 import { base64ByteLength } from "../protocol/base64.ts";
 import { CallTools, phoneToolbox, phoneTools } from "./call_tools.ts";
 import { DtmfCollector } from "./dtmf.ts";
+import { phoneLegMessage } from "./leg_messages.ts";
 import type { FormatPlan } from "../protocol/media_format.ts";
 import { formatPlan } from "../protocol/media_format.ts";
 
@@ -394,38 +395,31 @@ class PhoneAgent implements CallAgent, BridgeLeg {
 
   notify(event: LegEvent): void {
     if (this.#closed) return;
+    this.#observe(event);
+    // What VAIC hears of it comes last, after the call's own bookkeeping.
+    const message = phoneLegMessage(event);
+    if (message) this.#call.send(message);
+  }
+
+  /** The call's side of a leg event: turns, metrics, transcripts, checkpoints. */
+  #observe(event: LegEvent): void {
     switch (event.type) {
       case "speech.started":
         this.#callerSpeaking = true;
         this.#tools.restartIdle();
         if (this.#playout.playing) this.#metrics?.bargeIns.inc(PHONE);
         this.#speechEndAt = undefined;
-        this.#call.send({ type: "userStream.speech.started" });
         return;
       case "speech.stopped":
         this.#callerSpeaking = false;
         this.#tools.restartIdle();
         this.#speechEndAt = this.#clock.monotonic();
         this.#startTurn("caller");
-        this.#call.send({ type: "userStream.speech.stopped" });
-        return;
-      case "speech.committed":
-        this.#call.send({ type: "userStream.speech.committed" });
-        return;
-      case "speech.hypothesis":
-        this.#call.send({
-          type: "userStream.speech.hypothesis",
-          alternatives: [{ text: event.text }],
-        });
         return;
       case "speech.recognition":
         this.#call.transcribe("caller", event.text);
         // A turn boundary: the caller's words are in the replay history now.
         this.#call.checkpoint();
-        this.#call.send({
-          type: "userStream.speech.recognition",
-          alternatives: [{ text: event.text }],
-        });
         return;
       case "response.transcript.done":
         this.#call.transcribe("bot", event.text);
@@ -445,6 +439,8 @@ class PhoneAgent implements CallAgent, BridgeLeg {
         if (!this.#turn) this.#startTurn("bot");
         this.#turn?.span.setAttribute("turn.response_id", event.responseId);
         return;
+      case "speech.committed":
+      case "speech.hypothesis":
       case "response.transcript.delta":
       case "error":
         return;
