@@ -59,25 +59,30 @@ export function createWebPage(options: WebPageOptions = {}): Mount {
     });
   };
 
+  const page = (request: Request): Response => {
+    if (!allowedOrigin(request)) return forbiddenOrigin();
+    return new Response(request.method === "HEAD" ? null : html, {
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "content-security-policy":
+          "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:",
+      },
+    });
+  };
+
+  const READ = ["GET", "HEAD"] as const;
   return {
-    handle(request) {
-      if (request.method !== "GET" && request.method !== "HEAD") return undefined;
-      const { pathname } = new URL(request.url);
-      if (pathname === "/" || pathname === "/index.html") {
-        if (!allowedOrigin(request)) return forbiddenOrigin();
-        return new Response(request.method === "HEAD" ? null : html, {
-          headers: {
-            "content-type": "text/html; charset=utf-8",
-            "cache-control": "no-cache",
-            "x-content-type-options": "nosniff",
-            "referrer-policy": "no-referrer",
-            "content-security-policy":
-              "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:",
-          },
-        });
-      }
-      if (isAsset(pathname)) return asset(pathname);
-      return undefined;
-    },
+    routes: [
+      { method: READ, pattern: new URLPattern({ pathname: "/" }), handler: page },
+      { method: READ, pattern: new URLPattern({ pathname: "/index.html" }), handler: page },
+      ...Object.keys(ASSETS).filter(isAsset).map((path) => ({
+        method: READ,
+        pattern: new URLPattern({ pathname: path }),
+        handler: () => asset(path),
+      })),
+    ],
   };
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { JsonSocket } from "./json_socket.ts";
 import { createLocalEngine } from "../../src/local/engine.ts";
+import { route } from "../../src/core/route.ts";
 import { startEngine } from "../../src/local/main.ts";
 import type { Clock, TimerId } from "../../src/core/clock.ts";
 import { openSession, startTestEngine } from "./engine_helpers.ts";
@@ -52,7 +53,10 @@ Deno.test("engine handles HTTP requests that are not upgrades", async (t) => {
   });
   await t.step("other paths are not the engine's", async () => {
     const local = createLocalEngine();
-    assert.equal(local.handle(new Request("http://x/health"), {}), undefined);
+    const routed = await route(local.routes, () => new Response(null, { status: 404 }))(
+      new Request("http://x/health"),
+    );
+    assert.equal(routed.status, 404);
     await local.close();
     const response = await fetch(httpUrl(engine.url).replace("/v1/realtime", "/nope"));
     assert.equal(response.status, 404);
