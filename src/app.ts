@@ -8,7 +8,7 @@ import type { Clock } from "./core/clock.ts";
 import { systemClock } from "./core/clock.ts";
 import type { Logger } from "./core/logger.ts";
 import { silentLogger } from "./core/logger.ts";
-import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
+import type { AgentFactory } from "./audiocodes/conversation.ts";
 import type { Mount } from "./core/mount.ts";
 import { route } from "./core/route.ts";
 import type { Gateway, RunningServer } from "./server.ts";

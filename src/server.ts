@@ -8,7 +8,7 @@ import type { Clock } from "./core/clock.ts";
 import { systemClock } from "./core/clock.ts";
 import type { Logger } from "./core/logger.ts";
 import { silentLogger } from "./core/logger.ts";
-import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
+import type { AgentFactory } from "./audiocodes/conversation.ts";
 import { ConversationManager } from "./audiocodes/conversation_manager.ts";
 import { serveAudioCodesSocket } from "./audiocodes/connection.ts";
 import { CountPerKey, peerAddress } from "./core/peer.ts";

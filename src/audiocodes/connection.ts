@@ -17,7 +17,8 @@ import {
 import type { AudioCodesFormat } from "../protocol/media_format.ts";
 import type { BotMessage } from "../protocol/audiocodes.ts";
 import { parseVaicFrame } from "../protocol/audiocodes.ts";
-import type { CallSocket, Conversation, ConversationManager } from "./conversation_manager.ts";
+import type { CallSocket, Conversation } from "./conversation.ts";
+import type { ConversationManager } from "./conversation_manager.ts";
 import type { ConnectionState, Effect, HandlerContext } from "./handlers.ts";
 import { dispatch, eventName, INITIAL_STATE, resumeSettled } from "./handlers.ts";
 

@@ -20,7 +20,7 @@ import { Transcoder } from "../bridge/transcode.ts";
 import type { WarmSource } from "../realtime/upstream_pool.ts";
 import type { FunctionTool, SessionOptions } from "../realtime/session_config.ts";
 import { fillTemplate } from "../realtime/session_config.ts";
-import type { AgentFactory, CallAgent, CallHandle } from "./conversation_manager.ts";
+import type { AgentFactory, CallAgent, CallHandle } from "./conversation.ts";
 import type { AgentSnapshot } from "../cluster/call_record.ts";
 import type { AgentProfile, ProfileSet } from "../agents/profile.ts";
 import { defaultProfile, profileSet } from "../agents/profile.ts";
