@@ -148,40 +148,21 @@ export const handlers = {
       );
     }
     if (ctx.lookup(message.conversationId)) {
-      return {
-        state: { phase: "ended" },
-        effects: [
-          {
-            type: "send",
-            message: {
-              type: "session.error",
-              conversationId: message.conversationId,
-              reason:
-                `Cannot accept call: conversation "${message.conversationId}" is already active`,
-            },
-          },
-          { type: "close", code: 1000, reason: "duplicate conversation" },
-        ],
-      };
+      return decline(
+        message.conversationId,
+        `Cannot accept call: conversation "${message.conversationId}" is already active`,
+        "duplicate conversation",
+      );
     }
     const mediaFormat = chooseMediaFormat(message.supportedMediaFormats, ctx.preference);
     if (!mediaFormat) {
-      return {
-        state: { phase: "ended" },
-        effects: [
-          {
-            type: "send",
-            message: {
-              type: "session.error",
-              conversationId: message.conversationId,
-              reason: `Cannot accept call: no common media format in ${
-                JSON.stringify(message.supportedMediaFormats)
-              }`,
-            },
-          },
-          { type: "close", code: 1000, reason: "call declined" },
-        ],
-      };
+      return decline(
+        message.conversationId,
+        `Cannot accept call: no common media format in ${
+          JSON.stringify(message.supportedMediaFormats)
+        }`,
+        "call declined",
+      );
     }
     return {
       state: {
@@ -227,20 +208,7 @@ export const handlers = {
       };
     }
     if (!known) {
-      return {
-        state: { phase: "ended" },
-        effects: [
-          {
-            type: "send",
-            message: {
-              type: "session.error",
-              conversationId: message.conversationId,
-              reason: "conversation not found",
-            },
-          },
-          { type: "close", code: 1000, reason: "unknown conversation" },
-        ],
-      };
+      return decline(message.conversationId, "conversation not found", "unknown conversation");
     }
     return {
       state: {
@@ -391,20 +359,7 @@ export function resumeSettled(state: ConnectionState, outcome: ResumeOutcome): H
   if (state.phase !== "resuming") return same(state);
   if (!outcome.ok) {
     return outcome.reason === "conversation not found"
-      ? {
-        state: { phase: "ended" },
-        effects: [
-          {
-            type: "send",
-            message: {
-              type: "session.error",
-              conversationId: state.conversationId,
-              reason: outcome.reason,
-            },
-          },
-          { type: "close", code: 1000, reason: "unknown conversation" },
-        ],
-      }
+      ? decline(state.conversationId, outcome.reason, "unknown conversation")
       : decline(state.conversationId, outcome.reason, "resume declined");
   }
   return {
