@@ -268,4 +268,3 @@ function eventValue(value: unknown): unknown {
   }
   return out;
 }
-

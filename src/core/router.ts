@@ -54,4 +54,3 @@ export interface LogEffect {
 export function same<S, E>(state: S, ...effects: E[]): HandlerResult<S, E> {
   return { state, effects };
 }
-
