@@ -8,8 +8,9 @@ import type { Clock } from "./core/clock.ts";
 import { systemClock } from "./core/clock.ts";
 import type { Logger } from "./core/logger.ts";
 import { silentLogger } from "./core/logger.ts";
-import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
+import type { AgentFactory } from "./audiocodes/conversation.ts";
 import type { Mount } from "./core/mount.ts";
+import { route } from "./core/route.ts";
 import type { Gateway, RunningServer } from "./server.ts";
 import { clusterSummary, createGateway, listen } from "./server.ts";
 import { createLocalEngine, ENGINE_PATH } from "./local/engine.ts";
@@ -120,7 +121,7 @@ export async function buildGateway(
   });
   const mounts: Mount[] = [user, createWebPage({ allowedOrigins: config.ALLOWED_ORIGINS }), {
     // Agents: nothing to serve; closed with the gateway (file watch, MCP clients).
-    handle: () => undefined,
+    routes: [],
     close: async () => {
       await profiles.close();
       await mcp.close();
@@ -134,7 +135,7 @@ export async function buildGateway(
   });
   if (pool) {
     mounts.push({
-      handle: () => undefined,
+      routes: [],
       stats: () => ({ upstreamPool: { ready: pool.ready, ...pool.stats } }),
       shutdown: () => pool.close(),
       close: () => pool.close(),
@@ -200,13 +201,10 @@ export async function startApp(options: AppOptions): Promise<App> {
   // its own on loopback, reachable by this process alone.
   const engine = built.engine;
   const engineServer = options.tls && engine
-    ? listen(
-      (request, info) => engine.handle(request, info) ?? new Response(null, { status: 404 }),
-      {
-        hostname: "127.0.0.1",
-        port: 0,
-      },
-    )
+    ? listen(route(engine.routes, () => new Response(null, { status: 404 })), {
+      hostname: "127.0.0.1",
+      port: 0,
+    })
     : undefined;
   const server = listen((request, info) => gateway.fetch(request, info), {
     hostname: options.hostname ?? config.HOST,

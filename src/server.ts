@@ -8,7 +8,7 @@ import type { Clock } from "./core/clock.ts";
 import { systemClock } from "./core/clock.ts";
 import type { Logger } from "./core/logger.ts";
 import { silentLogger } from "./core/logger.ts";
-import type { AgentFactory } from "./audiocodes/conversation_manager.ts";
+import type { AgentFactory } from "./audiocodes/conversation.ts";
 import { ConversationManager } from "./audiocodes/conversation_manager.ts";
 import { serveAudioCodesSocket } from "./audiocodes/connection.ts";
 import { localSlots, peerAddress } from "./core/peer.ts";
@@ -16,6 +16,8 @@ import { bearerToken, secretsEqual } from "./core/secrets.ts";
 import { GatewayMetrics, outcomeOf } from "./core/metrics.ts";
 import type { CallCluster } from "./cluster/call_cluster.ts";
 import type { Mount } from "./core/mount.ts";
+import type { Route } from "./core/route.ts";
+import { route } from "./core/route.ts";
 
 /** What the gateway is built from. */
 export interface GatewayDeps {
@@ -24,7 +26,7 @@ export interface GatewayDeps {
   readonly clock?: Clock;
   /** Builds the agent for each phone call (the Bridge in production). */
   readonly agents: AgentFactory;
-  /** Extra route handlers, tried in order after the built-in routes. */
+  /** Optional parts (user API, page, engine): their routes are tried in order after ours. */
   readonly mounts?: readonly Mount[];
   /** Checks the upstream for `/ready` (default: always reachable, e.g. the local engine). */
   readonly probeUpstream?: UpstreamProbe;
@@ -321,6 +323,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
     });
   };
 
+  /** The route table: the gateway's own routes, then each mount's in order; else 404. */
+  const routes: readonly Route[] = [
+    {
+      method: "GET",
+      pattern: new URLPattern({ pathname: "/ws" }),
+      handler: (request, { remoteAddr }) =>
+        audiocodes(request, remoteAddr === undefined ? {} : { remoteAddr }),
+    },
+    { method: "GET", pattern: new URLPattern({ pathname: "/health" }), handler: () => health() },
+    { method: "GET", pattern: new URLPattern({ pathname: "/ready" }), handler: () => ready() },
+    { method: "GET", pattern: new URLPattern({ pathname: "/metrics" }), handler: metricsRoute },
+    ...mounts.flatMap((mount) => mount.routes),
+  ];
+  const routed = route(routes, () => json({ error: "not found" }, 404));
+
   return {
     manager,
     metrics,
@@ -329,10 +346,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     drain,
     fetch(request, info = {}) {
-      const url = new URL(request.url);
       if (draining && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
         metrics.refusedConnections.inc({
-          route: url.pathname === "/ws" ? "audiocodes" : "app",
+          route: new URL(request.url).pathname === "/ws" ? "audiocodes" : "app",
           reason: "draining",
         });
         // VAIC and apps try another instance.
@@ -341,15 +357,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           connection: "close",
         });
       }
-      if (url.pathname === "/ws" && request.method === "GET") return audiocodes(request, info);
-      if (url.pathname === "/health" && request.method === "GET") return health();
-      if (url.pathname === "/ready" && request.method === "GET") return ready();
-      if (url.pathname === "/metrics" && request.method === "GET") return metricsRoute(request);
-      for (const mount of mounts) {
-        const response = mount.handle(request, info);
-        if (response) return response;
-      }
-      return json({ error: "not found" }, 404);
+      return routed(request, info);
     },
     async close() {
       await manager.close();

@@ -6,6 +6,18 @@
  */
 export const TIMEOUT_SCALE = Number(Deno.env.get("TEST_TIMEOUT_SCALE") ?? "3");
 
+/** Options of a {@linkcode JsonSocket}. */
+export interface JsonSocketOptions {
+  headers?: HeadersInit;
+  protocols?: string[];
+  /**
+   * What {@linkcode JsonSocket.next} does with the unread messages before the one it returns:
+   * `"keep"` them for later reads (default), or `"skip"` them, reading strictly in order (the
+   * engine tests assert the order of events this way).
+   */
+  unmatched?: "keep" | "skip";
+}
+
 /** A JSON WebSocket client whose incoming messages can be awaited in order. */
 export class JsonSocket implements AsyncDisposable {
   readonly socket: WebSocket;
@@ -14,8 +26,10 @@ export class JsonSocket implements AsyncDisposable {
   readonly closed: Promise<CloseEvent>;
   #unread: Record<string, unknown>[] = [];
   #waiters: (() => void)[] = [];
+  readonly #skip: boolean;
 
-  constructor(url: string, options: { headers?: HeadersInit; protocols?: string[] } = {}) {
+  constructor(url: string, options: JsonSocketOptions = {}) {
+    this.#skip = options.unmatched === "skip";
     this.socket = options.headers
       ? new WebSocket(url, { headers: options.headers, protocols: options.protocols })
       : new WebSocket(url, options.protocols);
@@ -59,8 +73,8 @@ export class JsonSocket implements AsyncDisposable {
   }
 
   /**
-   * Resolves with the oldest unread message matching the predicate and marks it read; other
-   * messages stay unread for later calls.
+   * Resolves with the oldest unread message matching the predicate and marks it read; the
+   * others stay unread for later calls, or (`unmatched: "skip"`) those before it are read too.
    */
   async next(
     match: string | ((m: Record<string, unknown>) => boolean) = () => true,
@@ -72,7 +86,12 @@ export class JsonSocket implements AsyncDisposable {
     const deadline = Date.now() + timeoutMs * TIMEOUT_SCALE;
     while (true) {
       const index = this.#unread.findIndex(pred);
-      if (index >= 0) return this.#unread.splice(index, 1)[0]!;
+      if (index >= 0) {
+        return this.#skip
+          ? this.#unread.splice(0, index + 1)[index]!
+          : this.#unread.splice(index, 1)[0]!;
+      }
+      if (this.#skip) this.#unread.length = 0;
       if (this.socket.readyState === WebSocket.CLOSED) {
         throw new Error(
           `Socket closed while waiting for ${typeof match === "string" ? match : "a message"}`,

@@ -13,7 +13,7 @@ import type { AgentProfile } from "../agents/profile.ts";
 import type { McpPool } from "../agents/tools.ts";
 import { parseArgs, ToolBox } from "../agents/tools.ts";
 import type { ToolRuns } from "../agents/tool_runs.ts";
-import type { CallHandle } from "./conversation_manager.ts";
+import type { CallHandle } from "./conversation.ts";
 
 /** The tools the gateway owns on phone calls (`transferTargets`: the allow-list). */
 export function phoneTools(transferTargets: readonly string[]): FunctionTool[] {

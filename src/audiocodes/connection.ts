@@ -6,13 +6,19 @@ import type { Clock, TimerId } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { GatewayMetrics } from "../core/metrics.ts";
 import type { LogLimits } from "../core/bounded_log.ts";
-import { boundedLogger, clip } from "../core/bounded_log.ts";
-import type { Bucket } from "../core/rate_limit.ts";
-import { fullBucket, take } from "../core/rate_limit.ts";
+import { clip } from "../core/bounded_log.ts";
+import type { JsonSocketHandlers } from "../core/json_socket.ts";
+import {
+  CLOSE_INTERNAL_ERROR,
+  CLOSE_NORMAL,
+  CLOSE_POLICY,
+  JsonSocketShell,
+} from "../core/json_socket.ts";
 import type { AudioCodesFormat } from "../protocol/media_format.ts";
 import type { BotMessage } from "../protocol/audiocodes.ts";
 import { parseVaicFrame } from "../protocol/audiocodes.ts";
-import type { CallSocket, Conversation, ConversationManager } from "./conversation_manager.ts";
+import type { CallSocket, Conversation } from "./conversation.ts";
+import type { ConversationManager } from "./conversation_manager.ts";
 import type { ConnectionState, Effect, HandlerContext } from "./handlers.ts";
 import { dispatch, eventName, INITIAL_STATE, resumeSettled } from "./handlers.ts";
 
@@ -40,11 +46,6 @@ const ROUTE = { route: "audiocodes" } as const;
 const AUDIO_IN = { route: "audiocodes", direction: "in" } as const;
 const TO_MODEL = { direction: "caller_to_model" } as const;
 
-/** WebSocket close code for a frame over the size limit (RFC 6455 §7.4.1). */
-export const CLOSE_TOO_BIG = 1009;
-/** WebSocket close code for a policy violation: no call in time, a message flood (§7.4.1). */
-export const CLOSE_POLICY = 1008;
-
 /** Wires one upgraded WebSocket to the protocol handlers. */
 export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): void {
   let state: ConnectionState = INITIAL_STATE;
@@ -52,8 +53,16 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
   const { clock, metrics } = deps;
   /** When the frame being handled arrived (monotonic ms), for the frame-latency histogram. */
   let frameAt = 0;
-  const log = boundedLogger(deps.log, { ...deps.logLimits, now: () => clock.monotonic() });
-  let bucket: Bucket = fullBucket(deps.rateLimit, clock.monotonic());
+  /** The socket's sends, closes, limits and log; the conversation's outbound side. */
+  const shell = new JsonSocketShell<BotMessage>(socket, {
+    maxFrameBytes: deps.maxFrameBytes,
+    rateLimit: deps.rateLimit,
+    clock,
+    log: deps.log,
+    logLimits: deps.logLimits,
+  });
+  const callSocket: CallSocket = shell;
+  const log = shell.log;
   /** Frames dropped by the rate limit in the current one-second window. */
   let floodCount = 0;
   let floodWindow = clock.monotonic();
@@ -67,20 +76,6 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
   const stopFirstTimer = (): void => {
     if (firstTimer !== undefined) clock.clearTimeout(firstTimer);
     firstTimer = undefined;
-  };
-
-  const callSocket: CallSocket = {
-    send(message: BotMessage) {
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
-    },
-    sendText(frame: string) {
-      if (socket.readyState === WebSocket.OPEN) socket.send(frame);
-    },
-    close(code, reason) {
-      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
-        socket.close(code, reason);
-      }
-    },
   };
 
   const ctx: HandlerContext = {
@@ -125,7 +120,7 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
       if (conversation) conversation.fail(error, "resume");
       conversation = undefined;
       state = { phase: "ended" };
-      callSocket.close(1011, "internal error");
+      callSocket.close(CLOSE_INTERNAL_ERROR, "internal error");
     }
   };
 
@@ -207,115 +202,103 @@ export function serveAudioCodesSocket(socket: WebSocket, deps: ConnectionDeps): 
     }
   };
 
-  /** Over the rate limit: drop (cheaply, unparsed); a sustained flood closes the socket. */
-  const limited = (): boolean => {
-    const now = clock.monotonic();
-    const allowed = take(bucket, { perSecond: deps.rateLimit, now });
-    bucket = allowed.bucket;
-    if (allowed.allowed) return false;
-    if (now - floodWindow >= 1000) {
-      floodWindow = now;
-      floodCount = 0;
-    }
-    floodCount++;
-    if (conversation) conversation.stats.rateDropped++;
-    metrics?.rateLimited.inc(ROUTE);
-    if (floodCount === 1) {
-      (conversation?.log ?? log).warn(
-        { limit: deps.rateLimit },
-        "Dropped messages over the rate limit",
-      );
-    }
-    if (floodCount > deps.rateLimit) {
-      (conversation?.log ?? log).warn({ limit: deps.rateLimit }, "Closed socket: message flood");
-      callSocket.close(CLOSE_POLICY, "message rate over the limit");
-    }
-    return true;
-  };
-
-  const onFrame = (data: unknown): void => {
-    if (frameTooBig(data, deps.maxFrameBytes)) {
-      (conversation?.log ?? log).warn(
-        { limit: deps.maxFrameBytes },
-        "Closed socket: frame over the size limit",
-      );
-      callSocket.close(CLOSE_TOO_BIG, "frame too big");
-      return;
-    }
-    if (limited()) return;
-    if (typeof data !== "string") {
+  /** The Bot API's side of the socket shell. */
+  const handlers: JsonSocketHandlers<BotMessage> = {
+    received() {
+      if (metrics) frameAt = clock.monotonic();
+    },
+    tooBig(limit) {
+      (conversation?.log ?? log).warn({ limit }, "Closed socket: frame over the size limit");
+      return { reason: "frame too big" };
+    },
+    /** Over the rate limit: dropped; a sustained flood closes the socket. */
+    limited() {
+      const now = clock.monotonic();
+      if (now - floodWindow >= 1000) {
+        floodWindow = now;
+        floodCount = 0;
+      }
+      floodCount++;
+      if (conversation) conversation.stats.rateDropped++;
+      metrics?.rateLimited.inc(ROUTE);
+      if (floodCount === 1) {
+        (conversation?.log ?? log).warn(
+          { limit: deps.rateLimit },
+          "Dropped messages over the rate limit",
+        );
+      }
+      if (floodCount > deps.rateLimit) {
+        (conversation?.log ?? log).warn({ limit: deps.rateLimit }, "Closed socket: message flood");
+        callSocket.close(CLOSE_POLICY, "message rate over the limit");
+      }
+    },
+    binary() {
       if (conversation) conversation.stats.badFrames++;
       metrics?.badFrames.inc(ROUTE);
       (conversation?.log ?? log).warn(
         {},
         "Ignored binary frame: the Bot API uses JSON text frames",
       );
-      return;
-    }
-    const parsed = parseVaicFrame(data);
-    if (!parsed.ok) {
-      if (conversation) conversation.stats.badFrames++;
-      metrics?.badFrames.inc(ROUTE);
-      const where = conversation?.log ?? log;
-      if (parsed.kind === "unknown-type") {
-        where.info({ type: parsed.type }, "Ignored message of unknown type");
-      } else if (parsed.kind === "invalid" && parsed.type === "session.initiate") {
-        // A call we cannot read is a call we must decline (§2.10), not leave hanging.
-        state = { phase: "ended" };
-        callSocket.send({
-          type: "session.error",
-          reason: `Cannot accept call: ${clip(parsed.error, 300)}`,
-        });
-        callSocket.close(1000, "call declined");
-      } else {
-        where.warn({ kind: parsed.kind }, parsed.error);
-      }
-      return;
-    }
-    const result = dispatch(state, parsed.message, ctx);
-    state = result.state;
-    for (const effect of result.effects) run(effect);
-  };
-
-  socket.addEventListener("message", (event: MessageEvent) => {
-    try {
-      if (metrics) frameAt = clock.monotonic();
-      onFrame(event.data);
-    } catch (error) {
-      // A bug in one call must never take the process or other calls down: that call ends.
-      if (conversation) {
-        conversation.fail(error, "frame");
-        conversation = undefined;
-        state = { phase: "ended" };
-        callSocket.close(1011, "internal error");
+    },
+    text(data) {
+      const parsed = parseVaicFrame(data);
+      if (!parsed.ok) {
+        if (conversation) conversation.stats.badFrames++;
+        metrics?.badFrames.inc(ROUTE);
+        const where = conversation?.log ?? log;
+        if (parsed.kind === "unknown-type") {
+          where.info({ type: parsed.type }, "Ignored message of unknown type");
+        } else if (parsed.kind === "invalid" && parsed.type === "session.initiate") {
+          // A call we cannot read is a call we must decline (§2.10), not leave hanging.
+          state = { phase: "ended" };
+          shell.end({
+            last: {
+              type: "session.error",
+              reason: `Cannot accept call: ${clip(parsed.error, 300)}`,
+            },
+            code: CLOSE_NORMAL,
+            reason: "call declined",
+          });
+        } else {
+          where.warn({ kind: parsed.kind }, parsed.error);
+        }
         return;
       }
-      log.error({ err: errorFields(error) }, "Failed to handle frame");
-      if (state.phase !== "new") {
-        // The call could not be opened or resumed: decline it rather than leave VAIC waiting.
+      const result = dispatch(state, parsed.message, ctx);
+      state = result.state;
+      for (const effect of result.effects) run(effect);
+    },
+    // A bug in one call must never take the process or other calls down: that call ends.
+    fault(error, where) {
+      if (conversation) {
+        conversation.fail(error, where);
+        conversation = undefined;
         state = { phase: "ended" };
-        callSocket.send({ type: "session.error", reason: "Cannot accept call: internal error" });
-        callSocket.close(1011, "internal error");
+        return { code: CLOSE_INTERNAL_ERROR, reason: "internal error" };
       }
-    }
-  });
-
-  socket.addEventListener("close", () => {
-    stopFirstTimer();
-    try {
-      if (conversation && state.phase === "active") {
-        deps.manager.detach(conversation.conversationId, callSocket);
+      log.error({ err: errorFields(error) }, "Failed to handle frame");
+      if (state.phase === "new") return undefined;
+      // The call could not be opened or resumed: decline it rather than leave VAIC waiting.
+      state = { phase: "ended" };
+      return {
+        last: { type: "session.error", reason: "Cannot accept call: internal error" },
+        code: CLOSE_INTERNAL_ERROR,
+        reason: "internal error",
+      };
+    },
+    closed() {
+      stopFirstTimer();
+      try {
+        if (conversation && state.phase === "active") {
+          deps.manager.detach(conversation.conversationId, callSocket);
+        }
+      } catch (error) {
+        log.error({ err: errorFields(error) }, "Failed to detach a call");
       }
-    } catch (error) {
-      log.error({ err: errorFields(error) }, "Failed to detach a call");
-    }
-    conversation = undefined;
-    log.flush();
-  });
-
-  socket.addEventListener("error", () => {
-    // The close event follows; nothing else to do.
-  });
+      conversation = undefined;
+    },
+  };
+  shell.listen(handlers);
 }
 
 /** Call data from `start`, bounded: at most 64 keys, strings cut to 1024 characters. */
@@ -339,15 +322,4 @@ export function errorFields(error: unknown): Record<string, unknown> {
   return error instanceof Error
     ? { type: error.name, message: error.message, stack: error.stack }
     : { message: String(error) };
-}
-
-function frameTooBig(data: unknown, limit: number): boolean {
-  if (data instanceof ArrayBuffer) return data.byteLength > limit;
-  if (data instanceof Blob) return data.size > limit;
-  if (ArrayBuffer.isView(data)) return data.byteLength > limit;
-  if (typeof data !== "string") return false;
-  // UTF-16 length is at most the UTF-8 byte count; encode only when it could matter.
-  if (data.length > limit) return true;
-  if (data.length * 3 <= limit) return false;
-  return new TextEncoder().encode(data).byteLength > limit;
 }

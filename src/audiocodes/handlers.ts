@@ -7,6 +7,8 @@ import type { Activity, BotMessage, VaicMessage } from "../protocol/audiocodes.t
 import { base64ByteLength, isBase64 } from "../protocol/base64.ts";
 import type { AudioCodesFormat } from "../protocol/media_format.ts";
 import { chooseMediaFormat } from "../protocol/media_format.ts";
+import type { HandlerResult as RouterResult, Handlers, LogEffect } from "../core/router.ts";
+import { dispatch as route, same } from "../core/router.ts";
 
 /** Per-socket protocol state, a union on `phase`. */
 export type ConnectionState =
@@ -59,18 +61,10 @@ export type Effect =
   | { readonly type: "call.activity"; readonly conversationId: string; readonly activity: Activity }
   | { readonly type: "call.dropped"; readonly conversationId: string; readonly reason: string }
   | { readonly type: "close"; readonly code: number; readonly reason: string }
-  | {
-    readonly type: "log";
-    readonly level: "debug" | "info" | "warn";
-    readonly message: string;
-    readonly fields?: Readonly<Record<string, unknown>>;
-  };
+  | LogEffect;
 
 /** A handler's result. */
-export interface HandlerResult {
-  readonly state: ConnectionState;
-  readonly effects: readonly Effect[];
-}
+export type HandlerResult = RouterResult<ConnectionState, Effect>;
 
 /** Read-only facts a handler may consult. */
 export interface HandlerContext {
@@ -88,17 +82,6 @@ export interface HandlerContext {
    */
   readonly shared?: boolean;
 }
-
-/** A map with one pure handler per message type. */
-export type Handlers<M extends { type: string }> = {
-  readonly [K in M["type"]]: (
-    state: ConnectionState,
-    message: Extract<M, { type: K }>,
-    ctx: HandlerContext,
-  ) => HandlerResult;
-};
-
-const same = (state: ConnectionState, ...effects: Effect[]): HandlerResult => ({ state, effects });
 
 const warn = (message: string, fields?: Record<string, unknown>): Effect => ({
   type: "log",
@@ -165,40 +148,21 @@ export const handlers = {
       );
     }
     if (ctx.lookup(message.conversationId)) {
-      return {
-        state: { phase: "ended" },
-        effects: [
-          {
-            type: "send",
-            message: {
-              type: "session.error",
-              conversationId: message.conversationId,
-              reason:
-                `Cannot accept call: conversation "${message.conversationId}" is already active`,
-            },
-          },
-          { type: "close", code: 1000, reason: "duplicate conversation" },
-        ],
-      };
+      return decline(
+        message.conversationId,
+        `Cannot accept call: conversation "${message.conversationId}" is already active`,
+        "duplicate conversation",
+      );
     }
     const mediaFormat = chooseMediaFormat(message.supportedMediaFormats, ctx.preference);
     if (!mediaFormat) {
-      return {
-        state: { phase: "ended" },
-        effects: [
-          {
-            type: "send",
-            message: {
-              type: "session.error",
-              conversationId: message.conversationId,
-              reason: `Cannot accept call: no common media format in ${
-                JSON.stringify(message.supportedMediaFormats)
-              }`,
-            },
-          },
-          { type: "close", code: 1000, reason: "call declined" },
-        ],
-      };
+      return decline(
+        message.conversationId,
+        `Cannot accept call: no common media format in ${
+          JSON.stringify(message.supportedMediaFormats)
+        }`,
+        "call declined",
+      );
     }
     return {
       state: {
@@ -244,20 +208,7 @@ export const handlers = {
       };
     }
     if (!known) {
-      return {
-        state: { phase: "ended" },
-        effects: [
-          {
-            type: "send",
-            message: {
-              type: "session.error",
-              conversationId: message.conversationId,
-              reason: "conversation not found",
-            },
-          },
-          { type: "close", code: 1000, reason: "unknown conversation" },
-        ],
-      };
+      return decline(message.conversationId, "conversation not found", "unknown conversation");
     }
     return {
       state: {
@@ -392,7 +343,7 @@ export const handlers = {
       })),
     );
   },
-} satisfies Handlers<VaicMessage>;
+} satisfies Handlers<VaicMessage, ConnectionState, HandlerContext, HandlerResult>;
 
 /** How a claim in the shared registry ended: the call is attached here, or refused. */
 export type ResumeOutcome =
@@ -408,20 +359,7 @@ export function resumeSettled(state: ConnectionState, outcome: ResumeOutcome): H
   if (state.phase !== "resuming") return same(state);
   if (!outcome.ok) {
     return outcome.reason === "conversation not found"
-      ? {
-        state: { phase: "ended" },
-        effects: [
-          {
-            type: "send",
-            message: {
-              type: "session.error",
-              conversationId: state.conversationId,
-              reason: outcome.reason,
-            },
-          },
-          { type: "close", code: 1000, reason: "unknown conversation" },
-        ],
-      }
+      ? decline(state.conversationId, outcome.reason, "unknown conversation")
       : decline(state.conversationId, outcome.reason, "resume declined");
   }
   return {
@@ -444,13 +382,7 @@ export function dispatch(
   message: VaicMessage,
   ctx: HandlerContext,
 ): HandlerResult {
-  // The cast is the one place the union meets the map; `satisfies` above keeps it exhaustive.
-  const handler = handlers[message.type] as (
-    s: ConnectionState,
-    m: VaicMessage,
-    c: HandlerContext,
-  ) => HandlerResult;
-  return handler(state, message, ctx);
+  return route(handlers, { state, message, ctx });
 }
 
 /** Lower-cased event name of an activity, for case-insensitive matching (§0.8). */

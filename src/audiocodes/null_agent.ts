@@ -1,5 +1,5 @@
 /** An agent that accepts a call and does nothing with it (no model attached). */
-import type { AgentFactory, CallAgent } from "./conversation_manager.ts";
+import type { AgentFactory, CallAgent } from "./conversation.ts";
 
 /** Builds a {@linkcode CallAgent} that ignores everything. */
 export const nullAgent: AgentFactory = (): CallAgent => ({

@@ -8,7 +8,6 @@
 import type { Config } from "../config.ts";
 import type { Clock } from "../core/clock.ts";
 import type { GatewayMetrics } from "../core/metrics.ts";
-import type { Span } from "../core/tracing.ts";
 import type { ResamplerFactory } from "../audio/resampler.ts";
 import { bytesOf } from "../audio/pcm.ts";
 import type { BridgeLeg, LegEvent } from "../bridge/bridge.ts";
@@ -20,7 +19,7 @@ import { Transcoder } from "../bridge/transcode.ts";
 import type { WarmSource } from "../realtime/upstream_pool.ts";
 import type { FunctionTool, SessionOptions } from "../realtime/session_config.ts";
 import { fillTemplate } from "../realtime/session_config.ts";
-import type { AgentFactory, CallAgent, CallHandle } from "./conversation_manager.ts";
+import type { AgentFactory, CallAgent, CallHandle } from "./conversation.ts";
 import type { AgentSnapshot } from "../cluster/call_record.ts";
 import type { AgentProfile, ProfileSet } from "../agents/profile.ts";
 import { defaultProfile, profileSet } from "../agents/profile.ts";
@@ -32,6 +31,8 @@ import type { Activity } from "../protocol/audiocodes.ts";
 import { base64ByteLength } from "../protocol/base64.ts";
 import { CallTools, phoneToolbox, phoneTools } from "./call_tools.ts";
 import { DtmfCollector } from "./dtmf.ts";
+import { phoneLegMessage } from "./leg_messages.ts";
+import { CallMeter } from "./call_meter.ts";
 import type { FormatPlan } from "../protocol/media_format.ts";
 import { formatPlan } from "../protocol/media_format.ts";
 
@@ -102,14 +103,8 @@ class PhoneAgent implements CallAgent, BridgeLeg {
   /** After close, whatever still arrives (queued upstream events, timers) is ignored. */
   #closed = false;
   readonly #metrics: GatewayMetrics | undefined;
-  /** When the caller's last utterance ended (monotonic ms), until the bot's next audio starts. */
-  #speechEndAt: number | undefined;
-  /** The turn being traced (caller speech end, or a response the bot starts, to its end). */
-  #turn: { span: Span; startedAt: number } | undefined;
-  /** The first upstream connection, traced until the model accepted the session. */
-  #connectSpan: Span | undefined;
-  /** Bridge counters already reported to the metrics. */
-  #reported = { truncates: 0, reconnects: 0 };
+  /** The call's turns, first connection and metrics. */
+  readonly #meter: CallMeter;
 
   constructor(
     call: CallHandle,
@@ -129,6 +124,11 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     // The call's clock: a throwing timer callback ends this call, not the process.
     this.#clock = call.clock;
     this.#metrics = deps.metrics;
+    this.#meter = new CallMeter({
+      trace: call.trace,
+      clock: this.#clock,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    });
     this.#plan = formatPlan(call.mediaFormat);
     this.#upstreamBytesPerMs = this.#plan.upstream.type === "audio/pcm" ? 48 : 8;
     const pieceBytes = PIECE_MS[this.#plan.codec] * this.#plan.bytesPerMs;
@@ -142,13 +142,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       leadMs: deps.config.PLAYOUT_LEAD_MS,
       sink: {
         start: () => {
-          const now = this.#clock.monotonic();
-          if (this.#speechEndAt !== undefined && this.#metrics) {
-            this.#metrics.turnLatency.observe(PHONE, (now - this.#speechEndAt) / 1000);
-          }
-          const turn = this.#turn;
-          if (turn) turn.span.setAttribute("turn.first_audio_ms", Math.round(now - turn.startedAt));
-          this.#speechEndAt = undefined;
+          this.#meter.playStarted();
           this.#streamId = `play-${this.#streams++}`;
           this.#call.send({
             type: "playStream.start",
@@ -220,9 +214,7 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       say: (text) => this.#sendDtmf(text),
       checkpoint: () => this.#call.checkpoint(),
     });
-    this.#connectSpan = call.trace.child("upstream.connect", {
-      "upstream.format": this.#plan.upstream.type,
-    });
+    this.#meter.connecting(this.#plan.upstream.type);
     this.#bridge.start();
     this.#tools.applyLimits();
     this.#offerMcpTools();
@@ -245,22 +237,6 @@ class PhoneAgent implements CallAgent, BridgeLeg {
       if (this.#closed || toolbox !== this.#toolbox) return;
       this.#bridge.updateSession({ tools: [...this.#ownTools(this.#profile), ...tools] });
     });
-  }
-
-  #startTurn(kind: "caller" | "bot"): void {
-    this.#endTurn("superseded");
-    this.#turn = {
-      span: this.#call.trace.child("turn", { "turn.kind": kind }),
-      startedAt: this.#clock.monotonic(),
-    };
-  }
-
-  #endTurn(status: string): void {
-    const turn = this.#turn;
-    if (!turn) return;
-    this.#turn = undefined;
-    turn.span.setAttribute("turn.status", status);
-    turn.span.end();
   }
 
   /** The Bridge, for tests and metrics. */
@@ -326,28 +302,12 @@ class PhoneAgent implements CallAgent, BridgeLeg {
     this.#dtmf.close();
     this.#runs.close();
     this.#toolbox.close();
-    this.#endTurn("call ended");
-    this.#connectSpan?.end();
-    this.#connectSpan = undefined;
+    this.#meter.close();
     this.#bridge.close();
     this.#playout.close();
     this.#transcoder?.close();
-    this.#reportBridgeStats();
+    this.#meter.report(this.#bridge.stats);
     return Promise.resolve();
-  }
-
-  /** Adds what the Bridge counted since the last report to the metrics. */
-  #reportBridgeStats(): void {
-    const metrics = this.#metrics;
-    if (!metrics) return;
-    const { truncates, reconnects } = this.#bridge.stats;
-    if (truncates > this.#reported.truncates) {
-      metrics.truncations.inc(PHONE, truncates - this.#reported.truncates);
-    }
-    if (reconnects > this.#reported.reconnects) {
-      metrics.upstreamReconnects.inc(PHONE, reconnects - this.#reported.reconnects);
-    }
-    this.#reported = { truncates, reconnects };
   }
 
   // ---- BridgeLeg (model → VAIC) ----
@@ -394,62 +354,35 @@ class PhoneAgent implements CallAgent, BridgeLeg {
 
   notify(event: LegEvent): void {
     if (this.#closed) return;
+    this.#observe(event);
+    // What VAIC hears of it comes last, after the call's own bookkeeping.
+    const message = phoneLegMessage(event);
+    if (message) this.#call.send(message);
+  }
+
+  /** The call's side of a leg event: its turns and metrics, transcripts, checkpoints. */
+  #observe(event: LegEvent): void {
+    if (event.type === "speech.started" || event.type === "speech.stopped") {
+      this.#callerSpeaking = event.type === "speech.started";
+      this.#tools.restartIdle();
+    }
+    this.#meter.event(event, this.#playout.playing);
     switch (event.type) {
-      case "speech.started":
-        this.#callerSpeaking = true;
-        this.#tools.restartIdle();
-        if (this.#playout.playing) this.#metrics?.bargeIns.inc(PHONE);
-        this.#speechEndAt = undefined;
-        this.#call.send({ type: "userStream.speech.started" });
-        return;
-      case "speech.stopped":
-        this.#callerSpeaking = false;
-        this.#tools.restartIdle();
-        this.#speechEndAt = this.#clock.monotonic();
-        this.#startTurn("caller");
-        this.#call.send({ type: "userStream.speech.stopped" });
-        return;
-      case "speech.committed":
-        this.#call.send({ type: "userStream.speech.committed" });
-        return;
-      case "speech.hypothesis":
-        this.#call.send({
-          type: "userStream.speech.hypothesis",
-          alternatives: [{ text: event.text }],
-        });
-        return;
       case "speech.recognition":
         this.#call.transcribe("caller", event.text);
         // A turn boundary: the caller's words are in the replay history now.
         this.#call.checkpoint();
-        this.#call.send({
-          type: "userStream.speech.recognition",
-          alternatives: [{ text: event.text }],
-        });
         return;
       case "response.transcript.done":
         this.#call.transcribe("bot", event.text);
         return;
       case "response.done":
-        this.#endTurn(event.status);
-        this.#metrics?.recordUsage(event.usage);
-        this.#reportBridgeStats();
+        this.#meter.report(this.#bridge.stats);
         this.#call.checkpoint();
         this.#tools.responseDone();
         return;
-      case "session.ready":
-        this.#connectSpan?.end();
-        this.#connectSpan = undefined;
-        return;
-      case "response.started":
-        if (!this.#turn) this.#startTurn("bot");
-        this.#turn?.span.setAttribute("turn.response_id", event.responseId);
-        return;
-      case "response.transcript.delta":
-      case "error":
-        return;
       default:
-        event satisfies never;
+        return;
     }
   }
 

@@ -2,14 +2,12 @@
  * The contract between the gateway server and the optional parts it mounts (the local engine, the
  * user API, the page), so that those parts need not import the server.
  */
+import type { Route } from "./route.ts";
 
-/** A route-level handler mounted by an optional part of the gateway (engine, user API, page). */
+/** An optional part of the gateway (engine, user API, page): its routes and its lifetime. */
 export interface Mount {
-  /** Answers the request, or returns undefined when the path is not its own. */
-  handle(
-    request: Request,
-    info: { remoteAddr?: Deno.Addr },
-  ): Response | Promise<Response> | undefined;
+  /** Its routes, tried in order after the gateway's own. */
+  readonly routes: readonly Route[];
   /** Live connection counts for `/health`. */
   stats?(): Record<string, unknown>;
   /** Live sessions that a drain waits for. */

@@ -198,14 +198,16 @@ export function createLocalEngine(options: LocalEngineOptions = {}): LocalEngine
     get sessions() {
       return sessions.size;
     },
-    handle(request) {
-      const url = new URL(request.url);
-      if (url.pathname !== ENGINE_PATH) return undefined;
-      const delay = options.handshakeDelayMs ?? 0;
-      if (delay <= 0) return upgrade(request);
-      return new Promise<void>((resolve) => clock.setTimeout(resolve, delay))
-        .then(() => upgrade(request));
-    },
+    routes: [{
+      method: "*",
+      pattern: new URLPattern({ pathname: ENGINE_PATH }),
+      handler: (request) => {
+        const delay = options.handshakeDelayMs ?? 0;
+        if (delay <= 0) return upgrade(request);
+        return new Promise<void>((resolve) => clock.setTimeout(resolve, delay))
+          .then(() => upgrade(request));
+      },
+    }],
     stats() {
       return { engine: { sessions: sessions.size } };
     },

@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import type { LocalEngine, LocalEngineOptions } from "./engine.ts";
 import { createLocalEngine, ENGINE_PATH } from "./engine.ts";
 import { createLogger, isLevelName } from "../core/logger.ts";
+import { route } from "../core/route.ts";
 
 /** Options of {@linkcode startEngine}: where to listen, TLS, and the engine's own options. */
 export interface StartEngineOptions extends LocalEngineOptions {
@@ -40,15 +41,14 @@ export function startEngine(options: StartEngineOptions = {}): RunningEngine {
     throw new TypeError("Cannot serve TLS: give both cert and key, or neither");
   }
   const engine = createLocalEngine(engineOptions);
-  const handler = (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
-    engine.handle(request, info) ??
-      new Response(
-        JSON.stringify({ error: { message: "Not found", type: "invalid_request_error" } }),
-        {
-          status: 404,
-          headers: { "content-type": "application/json" },
-        },
-      );
+  const handler = route(engine.routes, () =>
+    new Response(
+      JSON.stringify({ error: { message: "Not found", type: "invalid_request_error" } }),
+      {
+        status: 404,
+        headers: { "content-type": "application/json" },
+      },
+    ));
   const server = cert !== undefined && key !== undefined
     ? Deno.serve({ hostname, port, cert, key, onListen: () => {} }, handler)
     : Deno.serve({ hostname, port, onListen: () => {} }, handler);

@@ -119,17 +119,15 @@ export type VaicMessage = z.infer<typeof VaicMessage>;
 /** The `type` values of {@linkcode VaicMessage}. */
 export type VaicMessageType = VaicMessage["type"];
 
-/** The known inbound `type` values, for telling "unknown type" from "bad fields". */
-export const VAIC_MESSAGE_TYPES: readonly VaicMessageType[] = [
-  "session.initiate",
-  "session.resume",
-  "session.end",
-  "connection.validate",
-  "userStream.start",
-  "userStream.chunk",
-  "userStream.stop",
-  "activities",
-];
+/**
+ * The known inbound `type` values, for telling "unknown type" from "bad fields": read from the
+ * schema, so a message added to {@linkcode VaicMessage} is known at once.
+ */
+export const VAIC_MESSAGE_TYPES: readonly VaicMessageType[] = VaicMessage.options.map((option) =>
+  option.shape.type.value
+);
+
+const KNOWN_TYPES: ReadonlySet<string> = new Set(VAIC_MESSAGE_TYPES);
 
 // ---------------------------------------------------------------------------------------------
 // bot → VAIC
@@ -275,7 +273,7 @@ export function parseVaicFrame(text: string): ParsedFrame {
   if (type === "userStream.chunk") {
     const chunk = chunkFastPath(raw as Record<string, unknown>);
     if (chunk) return { ok: true, message: chunk };
-  } else if (!(VAIC_MESSAGE_TYPES as readonly string[]).includes(type)) {
+  } else if (!KNOWN_TYPES.has(type)) {
     return { ok: false, kind: "unknown-type", type };
   }
   const parsed = VaicMessage.safeParse(raw);

@@ -1,28 +1,26 @@
 /**
- * The thin per-socket shell of the user realtime API: checks size and rate, parses frames,
- * dispatches them to the pure handlers and runs their effects against the connection's one
- * {@linkcode Bridge}. It owns the session's timers (idle, maximum length) and isolates faults:
- * an exception in this connection's code ends this session only (`internal_error`, close 1011).
+ * The per-socket shell of the user realtime API: parses frames, dispatches them to the pure
+ * handlers and runs their effects against the connection's one {@linkcode Bridge}. The socket's
+ * listeners, size and rate limits, close codes, log bound and fault containment are the shared
+ * JSON-socket shell's (an exception in this connection's code ends this session only:
+ * `internal_error`, close 1011); this module owns the session's timers (idle, maximum length),
+ * its tools (`session_tools.ts`) and its trace and metrics (`session_meter.ts`).
  */
 import type { Config } from "../config.ts";
 import type { Clock, TimerId } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
-import type { BoundedLogger } from "../core/bounded_log.ts";
-import { boundedLogger, clip } from "../core/bounded_log.ts";
+import { clip } from "../core/bounded_log.ts";
+import type { JsonSocketHandlers, SocketEnd } from "../core/json_socket.ts";
+import { CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, JsonSocketShell } from "../core/json_socket.ts";
 import type { BridgeLeg, LegEvent } from "../bridge/bridge.ts";
 import { Bridge } from "../bridge/bridge.ts";
 import type { GatewayMetrics, Outcome } from "../core/metrics.ts";
-import type { Span, Tracer } from "../core/tracing.ts";
-import { endSpan, gatewayTracer, logInContext, startScope } from "../core/tracing.ts";
+import type { Tracer } from "../core/tracing.ts";
+import { gatewayTracer, logInContext, startScope } from "../core/tracing.ts";
 import { base64ByteLength } from "../protocol/base64.ts";
-import type { FunctionCall } from "../bridge/bridge.ts";
 import type { AgentProfile, ProfileSet } from "../agents/profile.ts";
 import { defaultProfile } from "../agents/profile.ts";
 import type { McpPool } from "../agents/tools.ts";
-import { ToolBox } from "../agents/tools.ts";
-import { ToolRuns } from "../agents/tool_runs.ts";
-import type { FunctionTool } from "../realtime/session_config.ts";
-import type { ClientToolSpec } from "./messages.ts";
 import { bridgeConfig } from "../bridge/from_config.ts";
 import type { ConnectionState, Effect, HandlerContext, LegObservation } from "./handlers.ts";
 import {
@@ -37,27 +35,18 @@ import {
 } from "./handlers.ts";
 import type { ErrorCode, ServerMessage, TurnDetectionSetting } from "./messages.ts";
 import { parseClientFrame } from "./messages.ts";
-import type { Bucket } from "../core/rate_limit.ts";
-import { fullBucket, take } from "../core/rate_limit.ts";
 import { PCM24_BYTES_PER_MS, UserLeg } from "./user_leg.ts";
+import { SessionMeter } from "./session_meter.ts";
+import { SessionTools } from "./session_tools.ts";
 
-/** WebSocket close code for a frame over the size limit (RFC 6455 §7.4.1). */
-export const CLOSE_TOO_BIG = 1009;
 /** WebSocket close code when the model is gone for good (RFC 6455 §7.4.1, internal error). */
-export const CLOSE_UPSTREAM_FAILED = 1011;
-/** WebSocket close code for a fault in the gateway (RFC 6455 §7.4.1, internal error). */
-export const CLOSE_INTERNAL_ERROR = 1011;
-/** WebSocket close code for a session ended by a limit (idle, maximum length): a normal close. */
-export const CLOSE_NORMAL = 1000;
+const CLOSE_UPSTREAM_FAILED = CLOSE_INTERNAL_ERROR;
 
 /** Longest error text or stack written for a fault (a stack is ~10 frames). */
 const FAULT_TEXT_MAX_CHARS = 4000;
 
 const APP = { route: "app" } as const;
-/** App tool calls that may wait for their answers at once. */
-const MAX_PENDING_CALLS = 16;
 const APP_IN = { route: "app", direction: "in" } as const;
-const APP_OUT = { route: "app", direction: "out" } as const;
 
 /** The outcome metric of each error that ends a session. */
 const OUTCOME_OF_ERROR: Readonly<Record<string, Outcome>> = {
@@ -133,65 +122,24 @@ export function serveUserSocket(
   const { deps, route, userId, peer } = options;
   const { config, clock } = deps;
   const sessionId = deps.newId("sess");
-  // Bounded: hostile ids are cut, and one socket cannot flood the log.
-  const socketLog: BoundedLogger = boundedLogger(deps.log, {
-    maxValueChars: config.LOG_VALUE_MAX_CHARS,
-    linesPerSecond: config.LOG_LINES_PER_SOCKET,
-    now: () => clock.monotonic(),
-  });
   const metrics = deps.metrics;
+  // Bounded: hostile ids are cut, and one socket cannot flood the log.
+  const shell = new JsonSocketShell<ServerMessage>(socket, {
+    maxFrameBytes: config.MAX_FRAME_BYTES,
+    rateLimit: config.REALTIME_RATE_LIMIT,
+    clock,
+    log: deps.log,
+    logLimits: {
+      maxValueChars: config.LOG_VALUE_MAX_CHARS,
+      linesPerSecond: config.LOG_LINES_PER_SOCKET,
+    },
+  });
   const trace = startScope(deps.tracer ?? gatewayTracer(), "app_session", {
     "session.id": sessionId,
     "session.route": route,
   });
-  const log = logInContext(socketLog.child({ sessionId, route, userId, peer }), trace.context);
-  /** Why the session ended, for the metrics and the span (first cause wins). */
-  let outcome: Outcome | undefined;
-  const endedBy = (cause: Outcome): void => {
-    outcome ??= cause;
-  };
-  /** The turn being traced: caller speech end (or a response the model starts) to its end. */
-  let turn: { span: Span; startedAt: number; heard: boolean } | undefined;
-  let responding = false;
-  const endTurn = (status: string): void => {
-    if (!turn) return;
-    turn.span.setAttribute("turn.status", status);
-    turn.span.end();
-    turn = undefined;
-  };
-  const startTurn = (kind: "caller" | "bot"): void => {
-    endTurn("superseded");
-    turn = {
-      span: trace.child("turn", { "turn.kind": kind }),
-      startedAt: clock.monotonic(),
-      heard: false,
-    };
-  };
-  /** Counts and traces what the Bridge tells the leg (never throws: metrics are best effort). */
-  const measure = (event: LegEvent): void => {
-    switch (event.type) {
-      case "speech.started":
-        callerSpeaking = true;
-        if (responding) metrics?.bargeIns.inc(APP);
-        return;
-      case "speech.stopped":
-        callerSpeaking = false;
-        startTurn("caller");
-        return;
-      case "response.started":
-        responding = true;
-        if (!turn) startTurn("bot");
-        turn?.span.setAttribute("turn.response_id", event.responseId);
-        return;
-      case "response.done":
-        responding = false;
-        metrics?.recordUsage(event.usage);
-        endTurn(event.status);
-        return;
-      default:
-        return;
-    }
-  };
+  const log = logInContext(shell.log.child({ sessionId, route, userId, peer }), trace.context);
+  const meter = new SessionMeter({ trace, clock, ...(metrics ? { metrics } : {}) });
   const faultLog = deps.log.child({ sessionId, route, userId, peer });
   const ctx: Omit<HandlerContext, "now"> = {
     vad: {
@@ -215,114 +163,43 @@ export function serveUserSocket(
     modelSpoken: false,
     clientTools: [],
   };
-  /** The profile's HTTP and MCP tools, run by the gateway for this session. */
-  const toolbox = new ToolBox({
+  // Once closing, nothing more goes out (the socket may still be CLOSING for a while).
+  const send = (message: ServerMessage): void => shell.send(message);
+  const tools = new SessionTools({
     profile,
-    context: () => ({ profile: profile.name, sessionId, userId }),
-    ...(deps.mcp ? { mcp: deps.mcp } : {}),
+    sessionId,
+    userId,
+    clock,
+    send,
     log: deps.log.child({ sessionId }),
-    ...(deps.metrics ? { metrics: deps.metrics } : {}),
     timeoutMs: config.TOOL_TIMEOUT_MS,
+    fillerMs: config.TOOL_FILLER_MS,
+    ...(deps.mcp ? { mcp: deps.mcp } : {}),
+    ...(metrics ? { metrics } : {}),
   });
-  let profileTools: FunctionTool[] = toolbox.httpDefinitions;
-  let clientTools: readonly ClientToolSpec[] = [];
-  /** The app's tool calls waiting for a `tool.result`. */
-  const pendingCalls = new Map<
-    string,
-    { readonly name: string; readonly finish: (output: string) => void }
-  >();
-  let runs: ToolRuns | undefined;
-  let callerSpeaking = false;
-  const allTools = (): FunctionTool[] => [
-    ...profileTools,
-    ...clientTools.map((t): FunctionTool => ({
-      type: "function",
-      name: t.name,
-      description: t.description,
-      parameters: t.parameters,
-    })),
-  ];
-  let bucket: Bucket = fullBucket(config.REALTIME_RATE_LIMIT, clock.monotonic());
-  let lastRateError = -Infinity;
   let lastActivity = clock.monotonic();
+  let lastRateError = -Infinity;
   let idleTimer: TimerId | undefined;
   let expiryTimer: TimerId | undefined;
   let bridge: Bridge | undefined;
 
-  // Once closing, nothing more goes out (the socket may still be CLOSING for a while).
-  const sendText = (frame: string): void => {
-    if (state.phase === "open" && socket.readyState === WebSocket.OPEN) socket.send(frame);
-  };
-  const send = (message: ServerMessage): void => sendText(JSON.stringify(message));
   const clearTimers = (): void => {
     if (idleTimer !== undefined) clock.clearTimeout(idleTimer);
     if (expiryTimer !== undefined) clock.clearTimeout(expiryTimer);
     idleTimer = expiryTimer = undefined;
     // Tools: nothing more runs or lands (the timers of pending app calls are cleared too).
-    runs?.close();
-    toolbox.close();
-    for (const [, call] of pendingCalls) {
-      call.finish(JSON.stringify({ ok: false, error: "closed" }));
-    }
-    pendingCalls.clear();
+    tools.close();
   };
-  const close = (code: number, reason: string): void => {
-    state = { phase: "closed" };
-    clearTimers();
-    bridge?.close();
-    if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
-      socket.close(code, reason);
-    }
-  };
+  /** Closes the socket; the session's timers, tools and Bridge stop first (`closing`). */
+  const close = (code: number, reason: string): void => shell.close(code, reason);
   /** Sends a last error, then closes. */
   const end = (last: SessionEnd): void => {
-    endedBy(OUTCOME_OF_ERROR[last.error] ?? "other");
-    send(errorMessage(last.error, last.message));
-    close(last.closeCode, last.reason);
+    meter.endedBy(OUTCOME_OF_ERROR[last.error] ?? "other");
+    shell.end(lastWord(last));
   };
+  const guard = <T>(where: string, task: () => T): T | undefined => shell.guard(where, task);
 
-  /** A fault in this connection's code: end this session only, cleanly. */
-  const fail = (where: string, error: unknown): void => {
-    try {
-      // Past the bounded logger, which would cut the stack: one line per session at most.
-      faultLog.error(
-        {
-          where,
-          error: clip(String(error), FAULT_TEXT_MAX_CHARS),
-          stack: clip(
-            error instanceof Error ? error.stack ?? "" : new Error(String(error)).stack ?? "",
-            FAULT_TEXT_MAX_CHARS,
-          ),
-        },
-        "Ended user session: internal error",
-      );
-    } catch {
-      // Logging must not stop the cleanup.
-    }
-    if (state.phase === "closed") return;
-    endedBy("internal_error");
-    try {
-      send(errorMessage(
-        "internal_error",
-        "Cannot continue the session: the gateway hit an internal error; connect again",
-      ));
-    } finally {
-      close(CLOSE_INTERNAL_ERROR, "internal error");
-    }
-  };
-
-  /** Runs `task` unless closed; an exception in it ends the session (never the process). */
-  const guard = <T>(where: string, task: () => T): T | undefined => {
-    if (state.phase === "closed") return undefined;
-    try {
-      return task();
-    } catch (error) {
-      fail(where, error);
-      return undefined;
-    }
-  };
-
-  const leg = new UserLeg({ output: { send, sendText }, clock });
+  const leg = new UserLeg({ output: { send, sendText: (frame) => shell.sendText(frame) }, clock });
   const observe = (event: LegObservation): void => {
     state = observeLeg(state, event);
   };
@@ -331,13 +208,7 @@ export function serveUserSocket(
     playAudio: (itemId, delta) =>
       guard("leg audio", () => {
         observe({ type: "response.audio", itemId });
-        if (turn && !turn.heard) {
-          turn.heard = true;
-          const ms = clock.monotonic() - turn.startedAt;
-          turn.span.setAttribute("turn.first_audio_ms", Math.round(ms));
-          metrics?.turnLatency.observe(APP, ms / 1000);
-        }
-        metrics?.audioBytes.inc(APP_OUT, base64ByteLength(delta));
+        meter.audio(delta);
         leg.playAudio(itemId, delta);
       }),
     endAudio: (itemId) => guard("leg audio", () => leg.endAudio(itemId)),
@@ -345,7 +216,7 @@ export function serveUserSocket(
     notify: (event: LegEvent) =>
       guard(`leg event ${event.type}`, () => {
         observe(event);
-        measure(event);
+        meter.event(event);
         leg.notify(event);
       }),
   };
@@ -391,37 +262,13 @@ export function serveUserSocket(
         bridge?.interrupt();
         return;
       case "tools.declare":
-        clientTools = effect.tools;
-        bridge?.updateSession({ tools: allTools() });
+        tools.declare(effect.tools);
         return;
-      case "tools.result": {
-        const call = pendingCalls.get(effect.callId);
-        if (!call) {
-          send(errorMessage(
-            "invalid_message",
-            `Cannot accept tool.result: no tool call ${
-              JSON.stringify(effect.callId.slice(0, 64))
-            } is waiting`,
-          ));
-          return;
-        }
-        call.finish(effect.output);
+      case "tools.result":
+        tools.result(effect.callId, effect.output);
         return;
-      }
       case "tools.cancel":
-        for (const [callId, call] of [...pendingCalls]) {
-          send({
-            type: "tool.cancelled",
-            tool_cancelled: {
-              call_id: callId,
-              reason: effect.reason,
-              timestamp: clock.now() / 1000,
-            },
-          });
-          call.finish(
-            JSON.stringify({ ok: false, error: `The user ${effect.reason} the tool call` }),
-          );
-        }
+        tools.cancel(effect.reason);
         return;
       case "log":
         log[effect.level](effect.fields ?? {}, effect.message);
@@ -480,7 +327,7 @@ export function serveUserSocket(
         format: { type: "audio/pcm", rate: 24000 },
         instructions: composeInstructions(state.instructions, state.language),
         voice: state.voice,
-        tools: allTools(),
+        tools: tools.definitions(),
         turnDetection: gaTurnDetection(state.turnDetection),
         transcriptionModel: transcription === "off" || transcription === "" ? null : transcription,
         language: transcriptionLanguage(state.language),
@@ -489,7 +336,7 @@ export function serveUserSocket(
       leg: bridgeLeg,
       clock,
       log,
-      onFunctionCall: (call) => guard("tool call", () => onFunctionCall(call)),
+      onFunctionCall: (call) => guard("tool call", () => tools.call(call)),
       onFailed: (reason) =>
         guard("upstream failure", () => {
           metrics?.upstreamFailures.inc(APP);
@@ -502,20 +349,11 @@ export function serveUserSocket(
           });
         }),
     });
-    runs = new ToolRuns({
-      bridge,
-      clock,
-      fillerMs: config.TOOL_FILLER_MS,
-      callerSpeaking: () => callerSpeaking,
+    tools.start(bridge, {
+      callerSpeaking: () => meter.callerSpeaking,
+      open: () => state.phase === "open",
     });
     bridge.start();
-    if (profile.mcpServers.length > 0) {
-      void toolbox.definitions().then((tools) => {
-        if (state.phase !== "open") return;
-        profileTools = tools;
-        bridge?.updateSession({ tools: allTools() });
-      });
-    }
     if (state.phase !== "open") return;
     send({
       type: "session.created",
@@ -533,75 +371,24 @@ export function serveUserSocket(
     log.info({}, "User connection opened");
   };
 
-  /** The model called a tool: the profile's (run here) or the app's (`tool.call`). */
-  const onFunctionCall = (call: FunctionCall): void => {
-    if (!runs) return;
-    if (toolbox.has(call.name)) {
-      runs.start(call.callId, () => toolbox.run(call.name, call.arguments));
-      return;
-    }
-    if (!clientTools.some((t) => t.name === call.name) || pendingCalls.size >= MAX_PENDING_CALLS) {
-      bridge?.sendFunctionOutput(
-        call.callId,
-        JSON.stringify({ ok: false, error: `The tool "${call.name}" is not available` }),
-        true,
-      );
-      return;
-    }
-    const started = clock.monotonic();
-    runs.start(call.callId, () =>
-      new Promise<string>((resolve) => {
-        const timer = clock.setTimeout(() => {
-          send({
-            type: "tool.cancelled",
-            tool_cancelled: {
-              call_id: call.callId,
-              reason: "timeout",
-              timestamp: clock.now() / 1000,
-            },
-          });
-          finish(JSON.stringify({
-            ok: false,
-            error: `The app did not answer within ${config.TOOL_TIMEOUT_MS} ms`,
-          }));
-        }, config.TOOL_TIMEOUT_MS);
-        const finish = (output: string): void => {
-          if (!pendingCalls.delete(call.callId)) return;
-          clock.clearTimeout(timer);
-          const ok = !output.startsWith('{"ok":false');
-          metrics?.toolCalls.inc({ tool: call.name, outcome: ok ? "ok" : "error" });
-          metrics?.toolLatency.observe({ kind: "app" }, (clock.monotonic() - started) / 1000);
-          resolve(output);
-        };
-        pendingCalls.set(call.callId, { name: call.name, finish });
-        send({
-          type: "tool.call",
-          tool_call: {
-            call_id: call.callId,
-            name: call.name,
-            arguments: call.arguments,
-            timestamp: clock.now() / 1000,
-          },
-        });
-      }));
-  };
-
-  const onFrame = (data: unknown): void => {
-    if (state.phase !== "open") return;
-    lastActivity = clock.monotonic();
-    if (frameTooBig(data, config.MAX_FRAME_BYTES)) {
-      log.warn({ limit: config.MAX_FRAME_BYTES }, "Closed socket: frame over the size limit");
-      end({
-        error: "message_too_large",
-        message: `Cannot accept message: larger than ${config.MAX_FRAME_BYTES} bytes`,
-        closeCode: CLOSE_TOO_BIG,
+  /** The user API's side of the socket shell. */
+  const handlers: JsonSocketHandlers<ServerMessage> = {
+    open: start,
+    received() {
+      lastActivity = clock.monotonic();
+    },
+    tooBig(limit) {
+      log.warn({ limit }, "Closed socket: frame over the size limit");
+      meter.endedBy(OUTCOME_OF_ERROR.message_too_large ?? "other");
+      return {
+        last: errorMessage(
+          "message_too_large",
+          `Cannot accept message: larger than ${limit} bytes`,
+        ),
         reason: "message too large",
-      });
-      return;
-    }
-    const allowed = take(bucket, { perSecond: config.REALTIME_RATE_LIMIT, now: clock.monotonic() });
-    bucket = allowed.bucket;
-    if (!allowed.allowed) {
+      };
+    },
+    limited() {
       metrics?.rateLimited.inc(APP);
       const now = clock.monotonic();
       if (now - lastRateError >= 1000) {
@@ -612,71 +399,80 @@ export function serveUserSocket(
           `Cannot accept message: over ${config.REALTIME_RATE_LIMIT} messages per second`,
         ));
       }
-      return;
-    }
-    if (typeof data !== "string") {
+    },
+    binary() {
       metrics?.badFrames.inc(APP);
       send(errorMessage("invalid_message", "Cannot parse message: expected a JSON text frame"));
-      return;
-    }
-    const parsed = parseClientFrame(data);
-    if (!parsed.ok) {
-      metrics?.badFrames.inc(APP);
-      log.debug({ error: parsed.error }, "Refused client message");
-      send(errorMessage("invalid_message", parsed.error));
-      return;
-    }
-    const result = dispatch(state, parsed.message, { ...ctx, now: clock.now() });
-    state = result.state;
-    for (const effect of result.effects) {
-      if (state.phase !== "open") return;
-      run(effect);
-    }
-  };
-
-  socket.addEventListener("open", () => guard("start", start));
-  socket.addEventListener("message", (event: MessageEvent) => {
-    guard("frame", () => onFrame(event.data));
-  });
-  socket.addEventListener("close", () => {
-    state = { phase: "closed" };
-    clearTimers();
-    try {
-      bridge?.close();
-      const cause = outcome ?? "caller_hangup";
-      endTurn("session ended");
-      if (metrics) {
-        metrics.sessionsTotal.inc({ outcome: cause });
-        const stats = bridge?.stats;
-        if (stats && stats.truncates > 0) metrics.truncations.inc(APP, stats.truncates);
-        if (stats && stats.reconnects > 0) metrics.upstreamReconnects.inc(APP, stats.reconnects);
+    },
+    text(data) {
+      const parsed = parseClientFrame(data);
+      if (!parsed.ok) {
+        metrics?.badFrames.inc(APP);
+        log.debug({ error: parsed.error }, "Refused client message");
+        send(errorMessage("invalid_message", parsed.error));
+        return;
       }
-      endSpan(
-        trace.span,
-        { "session.outcome": cause },
-        cause === "internal_error" ? cause : undefined,
-      );
-      log.info({ outcome: cause }, "User connection closed");
-      socketLog.flush();
-    } catch {
-      // The connection is gone either way; its bookkeeping below must still happen.
-    } finally {
-      options.onClose(connection);
-      resolveClosed();
-    }
-  });
-  socket.addEventListener("error", () => {
-    // The close event follows.
-  });
+      const result = dispatch(state, parsed.message, { ...ctx, now: clock.now() });
+      state = result.state;
+      for (const effect of result.effects) {
+        if (state.phase !== "open") return;
+        run(effect);
+      }
+    },
+    /** A fault in this connection's code: end this session only, cleanly. */
+    fault(error, where) {
+      try {
+        // Past the bounded logger, which would cut the stack: one line per session at most.
+        faultLog.error(
+          {
+            where,
+            error: clip(String(error), FAULT_TEXT_MAX_CHARS),
+            stack: clip(
+              error instanceof Error ? error.stack ?? "" : new Error(String(error)).stack ?? "",
+              FAULT_TEXT_MAX_CHARS,
+            ),
+          },
+          "Ended user session: internal error",
+        );
+      } catch {
+        // Logging must not stop the cleanup.
+      }
+      if (state.phase === "closed") return undefined;
+      meter.endedBy("internal_error");
+      return lastWord({
+        error: "internal_error",
+        message: "Cannot continue the session: the gateway hit an internal error; connect again",
+        closeCode: CLOSE_INTERNAL_ERROR,
+        reason: "internal error",
+      });
+    },
+    closing() {
+      state = { phase: "closed" };
+      clearTimers();
+      bridge?.close();
+    },
+    closed() {
+      state = { phase: "closed" };
+      clearTimers();
+      try {
+        bridge?.close();
+        const cause = meter.close(bridge?.stats);
+        log.info({ outcome: cause }, "User connection closed");
+      } finally {
+        options.onClose(connection);
+        resolveClosed();
+      }
+    },
+  };
+  shell.listen(handlers);
   return connection;
 }
 
-function frameTooBig(data: unknown, limit: number): boolean {
-  if (data instanceof ArrayBuffer) return data.byteLength > limit;
-  if (data instanceof Blob) return data.size > limit;
-  if (typeof data !== "string") return false;
-  // UTF-16 length is at most the UTF-8 byte count; encode only when it could matter.
-  if (data.length > limit) return true;
-  if (data.length * 3 <= limit) return false;
-  return new TextEncoder().encode(data).byteLength > limit;
+/** The shell's end of a session: its `error` message, then the close. */
+function lastWord(last: SessionEnd): SocketEnd<ServerMessage> {
+  return {
+    last: errorMessage(last.error, last.message),
+    code: last.closeCode,
+    reason: last.reason,
+  };
 }

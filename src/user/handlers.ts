@@ -7,6 +7,8 @@
 import { z } from "zod";
 import { base64ByteLength, isBase64 } from "../protocol/base64.ts";
 import type { LegEvent } from "../bridge/bridge.ts";
+import type { HandlerResult as RouterResult, Handlers, LogEffect } from "../core/router.ts";
+import { dispatch as route, same } from "../core/router.ts";
 import type { SessionOptions } from "../realtime/session_config.ts";
 import type {
   ClientMessage,
@@ -55,18 +57,13 @@ export type Effect =
   | { readonly type: "tools.result"; readonly callId: string; readonly output: string }
   /** Stop waiting for the app's running tool calls (the user interrupted). */
   | { readonly type: "tools.cancel"; readonly reason: string }
-  | {
-    readonly type: "log";
-    readonly level: "debug" | "info" | "warn";
-    readonly message: string;
-    readonly fields?: Readonly<Record<string, unknown>>;
-  };
+  | LogEffect;
 
 /** A handler's result. */
-export interface HandlerResult {
-  readonly state: ConnectionState;
-  readonly effects: readonly Effect[];
-}
+export type HandlerResult = RouterResult<ConnectionState, Effect>;
+
+/** The state of a connection that is open (the only one its handlers see). */
+export type OpenState = Extract<ConnectionState, { phase: "open" }>;
 
 /** Read-only facts a handler may consult. */
 export interface HandlerContext {
@@ -82,15 +79,6 @@ export interface HandlerContext {
   readonly maxTextChars: number;
 }
 
-/** A map with one pure handler per message type. */
-export type Handlers<M extends { type: string }> = {
-  readonly [K in M["type"]]: (
-    state: Extract<ConnectionState, { phase: "open" }>,
-    message: Extract<M, { type: K }>,
-    ctx: HandlerContext,
-  ) => HandlerResult;
-};
-
 /** Seconds since the epoch, with milliseconds, as in the seed's `timestamp` fields. */
 export const seconds = (ms: number): number => Math.round(ms) / 1000;
 
@@ -101,7 +89,7 @@ export function errorMessage(code: ErrorCode, message: string): ServerMessage {
 
 /** The session facts sent to the client. */
 export function sessionInfo(
-  state: Extract<ConnectionState, { phase: "open" }>,
+  state: OpenState,
 ): { id: string; voice: string; language: string } {
   return { id: state.sessionId, voice: state.voice, language: state.language };
 }
@@ -175,14 +163,12 @@ export function transcriptionLanguage(language: string): string {
   return language.split("-")[0]!.toLowerCase();
 }
 
-const same = (state: ConnectionState, ...effects: Effect[]): HandlerResult => ({ state, effects });
-
 const send = (message: ServerMessage): Effect => ({ type: "send", message });
 
 const invalid = (message: string): Effect => send(errorMessage("invalid_message", message));
 
 const respondEffect = (
-  state: Extract<ConnectionState, { phase: "open" }>,
+  state: OpenState,
   instructions?: string,
 ): Effect => {
   const response: Record<string, unknown> = {};
@@ -341,7 +327,7 @@ export const handlers = {
     const text = output ?? JSON.stringify({ ok: false, error: error ?? "The tool gave no answer" });
     return same(state, { type: "tools.result", callId, output: text });
   },
-} satisfies Handlers<ClientMessage>;
+} satisfies Handlers<ClientMessage, OpenState, HandlerContext, HandlerResult>;
 
 /** Longest JSON schema of one app tool's parameters. */
 export const MAX_TOOL_SCHEMA_CHARS = 16_000;
@@ -353,12 +339,7 @@ export function dispatch(
   ctx: HandlerContext,
 ): HandlerResult {
   if (state.phase === "closed") return same(state);
-  const handler = handlers[message.type] as (
-    state: Extract<ConnectionState, { phase: "open" }>,
-    message: ClientMessage,
-    ctx: HandlerContext,
-  ) => HandlerResult;
-  return handler(state, message, ctx);
+  return route(handlers, { state, message, ctx });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,12 +372,7 @@ export interface LegContext {
 }
 
 /** A map with one pure function per leg event type: the client message, if any. */
-export type LegHandlers = {
-  readonly [K in LegEvent["type"]]: (
-    event: Extract<LegEvent, { type: K }>,
-    ctx: LegContext,
-  ) => ServerMessage | undefined;
-};
+export type LegHandlers = Handlers<LegEvent, void, LegContext, ServerMessage | undefined>;
 
 const Usage = z.looseObject({
   input_tokens: z.number().optional(),
@@ -411,46 +387,46 @@ function safeCode(code: string): string {
 
 /** Turns what the Bridge reports into messages for the client. */
 export const legHandlers = {
-  "session.ready": (_e, ctx) => ({
+  "session.ready": (_, _e, ctx) => ({
     type: "session.ready",
     session: { timestamp: seconds(ctx.now) },
   }),
-  "speech.started": (e, ctx) => ({
+  "speech.started": (_, e, ctx) => ({
     type: "speech.started",
     speech: { audio_start_ms: e.audioStartMs, timestamp: seconds(ctx.now) },
   }),
-  "speech.stopped": (e, ctx) => ({
+  "speech.stopped": (_, e, ctx) => ({
     type: "speech.stopped",
     speech: { audio_end_ms: e.audioEndMs, timestamp: seconds(ctx.now) },
   }),
-  "speech.committed": (_e, ctx) => ({
+  "speech.committed": (_, _e, ctx) => ({
     type: "speech.committed",
     speech: { timestamp: seconds(ctx.now) },
   }),
-  "speech.hypothesis": (e, ctx) => ({
+  "speech.hypothesis": (_, e, ctx) => ({
     type: "input.transcript",
     transcript: { text: e.text, final: false, timestamp: seconds(ctx.now) },
   }),
-  "speech.recognition": (e, ctx) => ({
+  "speech.recognition": (_, e, ctx) => ({
     type: "input.transcript",
     transcript: { text: e.text, final: true, timestamp: seconds(ctx.now) },
   }),
-  "response.started": (e, ctx) => ({
+  "response.started": (_, e, ctx) => ({
     type: "response.started",
     response: { id: e.responseId, timestamp: seconds(ctx.now) },
   }),
-  "response.transcript.delta": (e, ctx) =>
+  "response.transcript.delta": (_, e, ctx) =>
     e.delta
       ? {
         type: "response.delta",
         response: { delta: { content: e.delta }, timestamp: seconds(ctx.now) },
       }
       : undefined,
-  "response.transcript.done": (e, ctx) => ({
+  "response.transcript.done": (_, e, ctx) => ({
     type: "response.transcript",
     response: { item_id: e.itemId, transcript: e.text, timestamp: seconds(ctx.now) },
   }),
-  "response.done": (e, ctx) => {
+  "response.done": (_, e, ctx) => {
     const usage = Usage.safeParse(e.usage);
     return {
       type: "response.done",
@@ -464,7 +440,7 @@ export const legHandlers = {
     };
   },
   // Upstream messages can carry internals (e.g. a masked API key): only the code goes out.
-  "error": (e) =>
+  "error": (_, e) =>
     errorMessage(
       "upstream_error",
       `Cannot complete the request: the model refused it (${safeCode(e.code)})`,
@@ -473,9 +449,5 @@ export const legHandlers = {
 
 /** The client message for a leg event, if any. */
 export function legMessage(event: LegEvent, ctx: LegContext): ServerMessage | undefined {
-  const handler = legHandlers[event.type] as (
-    event: LegEvent,
-    ctx: LegContext,
-  ) => ServerMessage | undefined;
-  return handler(event, ctx);
+  return route(legHandlers, { state: undefined, message: event, ctx });
 }

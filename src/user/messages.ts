@@ -183,18 +183,10 @@ true satisfies Same<z.input<typeof ClientMessage>, wire.ClientMessage>;
 true satisfies Same<z.input<typeof TurnDetectionSetting>, wire.TurnDetectionSetting>;
 true satisfies Same<z.input<typeof ClientToolSpec>, wire.ClientToolSpec>;
 
-/** The client message types, for error messages and docs. */
-export const CLIENT_MESSAGE_TYPES: readonly ClientMessage["type"][] = [
-  "session.update",
-  "conversation.item.input",
-  "ping",
-  "turn_detection.update",
-  "input_audio_buffer.commit",
-  "response.create",
-  "response.interrupt",
-  "tools.update",
-  "tool.result",
-];
+/** The client message types, for error messages and docs: read from the schema. */
+export const CLIENT_MESSAGE_TYPES: readonly ClientMessage["type"][] = ClientMessage.options.map((
+  option,
+) => option.shape.type.value);
 
 // ---------------------------------------------------------------------------------------------
 // gateway → client: guards and types in the protocol module (the clients check with them)

@@ -14,6 +14,7 @@ import { boundedLogger } from "../core/bounded_log.ts";
 import type { Slots } from "../core/peer.ts";
 import { localSlots, peerAddress } from "../core/peer.ts";
 import type { Mount } from "../core/mount.ts";
+import type { Route, RouteHandler } from "../core/route.ts";
 import type { GatewayMetrics } from "../core/metrics.ts";
 import type { Tracer } from "../core/tracing.ts";
 import type { ProfileSet } from "../agents/profile.ts";
@@ -255,42 +256,75 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
       },
     });
 
+  /**
+   * Every request under the API passes the origin check first (any method), then answers only
+   * GET (405 otherwise).
+   */
+  const fromAllowedOrigin = (
+    answer: (request: Request, context: { peer: string; rest: string }) =>
+      | Response
+      | Promise<Response>,
+  ): RouteHandler =>
+  (request, { params, remoteAddr }) => {
+    const peer = peerAddress(request, {
+      ...(remoteAddr ? { remoteAddr } : {}),
+      trustProxy: config.TRUST_PROXY,
+    });
+    if (!allowedOrigin(request)) {
+      refusals.warn(
+        {
+          path: new URL(request.url).pathname,
+          peer,
+          status: 403,
+          origin: request.headers.get("origin"),
+        },
+        "Refused request from an origin not in ALLOWED_ORIGINS",
+      );
+      return forbiddenOrigin();
+    }
+    if (request.method !== "GET") {
+      return json({ error: "method not allowed" }, 405, { allow: "GET" });
+    }
+    return answer(request, { peer, rest: params.pathname.groups[0] ?? "" });
+  };
+
+  /** The open route: `…/{user_id}`. */
+  const openRoute = (
+    request: Request,
+    context: { peer: string; rest: string },
+  ): Response | Promise<Response> => {
+    const { peer, rest } = context;
+    if (RESERVED.has(rest) || !openRouteEnabled(config)) {
+      return json({ error: "not found" }, 404);
+    }
+    if (!isUserId(rest, config.MAX_ID_CHARS)) {
+      return json({
+        error: `Cannot connect: user_id must be ${userIdRule(config.MAX_ID_CHARS)}`,
+      }, 400);
+    }
+    return upgrade(request, { route: "open", userId: rest, peer, perUser: true });
+  };
+
+  const path = (pathname: string): URLPattern => new URLPattern({ pathname });
+  const routes: readonly Route[] = [
+    {
+      method: "*",
+      pattern: path(REALTIME_BASE),
+      handler: fromAllowedOrigin((request, { peer }) => authenticated(request, peer)),
+    },
+    { method: "*", pattern: path(`${REALTIME_BASE}/status`), handler: fromAllowedOrigin(status) },
+    {
+      method: "*",
+      pattern: path(`${REALTIME_BASE}/health`),
+      handler: fromAllowedOrigin(() => json({ status: "ok", service: "realtime" })),
+    },
+    { method: "*", pattern: path(`${REALTIME_BASE}/*`), handler: fromAllowedOrigin(openRoute) },
+  ];
+
   return {
     connections,
     authenticator,
-    handle(request, info) {
-      const { pathname } = new URL(request.url);
-      if (pathname !== REALTIME_BASE && !pathname.startsWith(`${REALTIME_BASE}/`)) {
-        return undefined;
-      }
-      const peer = peerAddress(request, {
-        ...(info.remoteAddr ? { remoteAddr: info.remoteAddr } : {}),
-        trustProxy: config.TRUST_PROXY,
-      });
-      if (!allowedOrigin(request)) {
-        refusals.warn(
-          { path: pathname, peer, status: 403, origin: request.headers.get("origin") },
-          "Refused request from an origin not in ALLOWED_ORIGINS",
-        );
-        return forbiddenOrigin();
-      }
-      if (request.method !== "GET") {
-        return json({ error: "method not allowed" }, 405, { allow: "GET" });
-      }
-      if (pathname === REALTIME_BASE) return authenticated(request, peer);
-      const rest = pathname.slice(REALTIME_BASE.length + 1);
-      if (rest === "status") return status();
-      if (rest === "health") return json({ status: "ok", service: "realtime" });
-      if (RESERVED.has(rest) || !openRouteEnabled(config)) {
-        return json({ error: "not found" }, 404);
-      }
-      if (!isUserId(rest, config.MAX_ID_CHARS)) {
-        return json({
-          error: `Cannot connect: user_id must be ${userIdRule(config.MAX_ID_CHARS)}`,
-        }, 400);
-      }
-      return upgrade(request, { route: "open", userId: rest, peer, perUser: true });
-    },
+    routes,
     stats() {
       return { realtime: { connections: counts() } };
     },

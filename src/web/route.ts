@@ -68,27 +68,41 @@ export function createWebPage(options: WebPageOptions = {}): Mount {
     });
   };
 
+  const page = (request: Request): Response => {
+    if (!allowedOrigin(request)) return forbiddenOrigin();
+    return new Response(request.method === "HEAD" ? null : html, {
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "content-security-policy":
+          "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:",
+      },
+    });
+  };
+
+  const READ = ["GET", "HEAD"] as const;
   return {
-    handle(request) {
-      if (request.method !== "GET" && request.method !== "HEAD") return undefined;
-      const { pathname } = new URL(request.url);
-      if (pathname === "/" || pathname === "/index.html") {
-        if (!allowedOrigin(request)) return forbiddenOrigin();
-        return new Response(request.method === "HEAD" ? null : html, {
-          headers: {
-            "content-type": "text/html; charset=utf-8",
-            "cache-control": "no-cache",
-            "x-content-type-options": "nosniff",
-            "referrer-policy": "no-referrer",
-            "content-security-policy":
-              "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:",
-          },
-        });
-      }
-      if (isAsset(pathname)) return asset(ASSETS[pathname], false);
-      const chunk = CHUNK.exec(pathname)?.[1];
-      if (chunk !== undefined) return asset(`./dist/${chunk}`, true);
-      return undefined;
-    },
+    routes: [
+      { method: READ, pattern: new URLPattern({ pathname: "/" }), handler: page },
+      { method: READ, pattern: new URLPattern({ pathname: "/index.html" }), handler: page },
+      ...Object.keys(ASSETS).filter(isAsset).map((path) => ({
+        method: READ,
+        pattern: new URLPattern({ pathname: path }),
+        handler: () => asset(ASSETS[path], false),
+      })),
+      {
+        // The bundle's chunks (`<name>-<hash>.js`), loaded by app.js when needed.
+        method: READ,
+        pattern: new URLPattern({ pathname: "/assets/:file" }),
+        handler: (request) => {
+          const chunk = CHUNK.exec(new URL(request.url).pathname)?.[1];
+          return chunk === undefined
+            ? new Response("Not found", { status: 404 })
+            : asset(`./dist/${chunk}`, true);
+        },
+      },
+    ],
   };
 }

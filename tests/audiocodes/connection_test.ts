@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { JsonSocket, startTestApp, wsUrl } from "../helpers.ts";
 import { recordingAgents } from "./recording_agent.ts";
-import type { Conversation } from "../../src/audiocodes/conversation_manager.ts";
+import type { Conversation } from "../../src/audiocodes/conversation.ts";
 
 const ID = "3f0a9c1e-0000-4000-8000-000000000002";
 const ALL_FORMATS = ["raw/mulaw", "wav/mulaw", "raw/lpcm16_8", "raw/lpcm16", "raw/lpcm16_24"];

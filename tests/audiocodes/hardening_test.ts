@@ -4,7 +4,7 @@
  * error ends one call only.
  */
 import assert from "node:assert/strict";
-import type { AgentFactory, CallAgent } from "../../src/audiocodes/conversation_manager.ts";
+import type { AgentFactory, CallAgent } from "../../src/audiocodes/conversation.ts";
 import { createLogger } from "../../src/core/logger.ts";
 import type { Logger } from "../../src/core/logger.ts";
 import { JsonSocket, startTestApp, wsUrl } from "../helpers.ts";

@@ -1,9 +1,5 @@
 /** A test agent that records what the conversation hands it. */
-import type {
-  AgentFactory,
-  CallAgent,
-  CallHandle,
-} from "../../src/audiocodes/conversation_manager.ts";
+import type { AgentFactory, CallAgent, CallHandle } from "../../src/audiocodes/conversation.ts";
 import type { Activity } from "../../src/protocol/audiocodes.ts";
 
 /** What one recorded call received. */

@@ -1,5 +1,5 @@
 /** Helpers for local engine tests: an engine on 127.0.0.1:0, sessions, and spoken audio. */
-import { JsonSocket } from "./json_socket.ts";
+import { JsonSocket } from "../json_socket.ts";
 import type { RunningEngine, StartEngineOptions } from "../../src/local/main.ts";
 import { startEngine } from "../../src/local/main.ts";
 import type { AudioFormat } from "../../src/local/audio_format.ts";
@@ -22,6 +22,7 @@ export async function openSession(
   const ws = new JsonSocket(`${engine.url}?${options.query ?? "model=gpt-realtime"}`, {
     ...(options.headers ? { headers: options.headers } : {}),
     ...(options.protocols ? { protocols: options.protocols } : {}),
+    unmatched: "skip",
   });
   await ws.opened;
   const created = await ws.next("session.created");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { JsonSocket } from "./json_socket.ts";
+import { JsonSocket } from "../json_socket.ts";
 import { createLocalEngine } from "../../src/local/engine.ts";
+import { route } from "../../src/core/route.ts";
 import { startEngine } from "../../src/local/main.ts";
 import type { Clock, TimerId } from "../../src/core/clock.ts";
 import { openSession, startTestEngine } from "./engine_helpers.ts";
@@ -52,7 +53,10 @@ Deno.test("engine handles HTTP requests that are not upgrades", async (t) => {
   });
   await t.step("other paths are not the engine's", async () => {
     const local = createLocalEngine();
-    assert.equal(local.handle(new Request("http://x/health"), {}), undefined);
+    const routed = await route(local.routes, () => new Response(null, { status: 404 }))(
+      new Request("http://x/health"),
+    );
+    assert.equal(routed.status, 404);
     await local.close();
     const response = await fetch(httpUrl(engine.url).replace("/v1/realtime", "/nope"));
     assert.equal(response.status, 404);
@@ -96,6 +100,7 @@ Deno.test("engine handles authentication", async (t) => {
   await t.step("a wrong key over a WebSocket fails to connect", async () => {
     const ws = new JsonSocket(`${engine.url}?model=gpt-realtime`, {
       headers: { authorization: "Bearer sk-wrong" },
+      unmatched: "skip",
     });
     await assert.rejects(ws.opened);
     await ws.closed;
@@ -127,7 +132,10 @@ Deno.test("engine handles the retired beta shape with an error and close 4000", 
     ] satisfies [string, { headers?: HeadersInit; protocols?: string[] }][]
   ) {
     await t.step(name, async () => {
-      await using ws = new JsonSocket(`${engine.url}?model=gpt-realtime`, options);
+      await using ws = new JsonSocket(`${engine.url}?model=gpt-realtime`, {
+        ...options,
+        unmatched: "skip",
+      });
       const error = await ws.next("error");
       assert.deepEqual((error as { error: unknown }).error, {
         type: "invalid_request_error",

@@ -7,7 +7,7 @@ import {
   update,
 } from "./engine_helpers.ts";
 import type { Event } from "./engine_helpers.ts";
-import type { JsonSocket } from "./json_socket.ts";
+import type { JsonSocket } from "../json_socket.ts";
 
 const userText = (text: string, extra: Record<string, unknown> = {}) => ({
   type: "conversation.item.create",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { JsonSocket } from "./json_socket.ts";
+import { JsonSocket } from "../json_socket.ts";
 import { appendAudio, spokenTurn, update } from "./engine_helpers.ts";
 
 const root = new URL("../../", import.meta.url);
@@ -24,7 +24,7 @@ Deno.test("main.ts serves the engine with exactly the permissions of `deno task 
     const first = JSON.parse(text.split("\n")[0]!);
     assert.equal(first.msg, "Local realtime engine listening");
     assert.match(first.url, /^ws:\/\/127\.0\.0\.1:\d+\/v1\/realtime$/);
-    await using ws = new JsonSocket(`${first.url}?model=gpt-realtime`);
+    await using ws = new JsonSocket(`${first.url}?model=gpt-realtime`, { unmatched: "skip" });
     await ws.next("session.created");
     const format = { type: "audio/pcmu" } as const;
     await update(ws, { audio: { input: { format }, output: { format } } });

@@ -216,7 +216,7 @@ Deno.test("engine handles a second in-band response.create while one is active",
 });
 
 /** An out-of-band response runs in parallel, outside the conversation. */
-async function t_outOfBand(ws: import("./json_socket.ts").JsonSocket): Promise<void> {
+async function t_outOfBand(ws: import("../json_socket.ts").JsonSocket): Promise<void> {
   ws.send({
     type: "response.create",
     response: {

@@ -6,6 +6,7 @@ import type { Clock } from "../../src/core/clock.ts";
 import type { Logger } from "../../src/core/logger.ts";
 import type { RunningServer } from "../../src/server.ts";
 import { listen } from "../../src/server.ts";
+import { route } from "../../src/core/route.ts";
 import type { UserRealtime } from "../../src/user/route.ts";
 import { createUserRealtime } from "../../src/user/route.ts";
 import { testConfig } from "../helpers.ts";
@@ -29,7 +30,7 @@ export function serveUserApi(options: {
     ...(options.log ? { log: options.log } : {}),
   });
   const server = listen(
-    (request, info) => user.handle(request, info) ?? new Response("not found", { status: 404 }),
+    route(user.routes, () => new Response("not found", { status: 404 })),
     { hostname: "127.0.0.1", port: 0, onClose: () => user.close() },
   );
   return { ...server, user };

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { startTestApp } from "../helpers.ts";
 import { createWebPage } from "../../src/web/route.ts";
+import { route } from "../../src/core/route.ts";
 
 const DIST = new URL("../../src/web/dist/", import.meta.url);
+const notFound = () => new Response(null, { status: 404 });
 
 Deno.test("GET / serves the voice page with its CSS inline and same-origin scripts", async () => {
   await using app = await startTestApp();
@@ -60,11 +62,16 @@ async function distFiles(dir: URL | string = DIST): Promise<string[]> {
 
 Deno.test("createWebPage() answers 503 when a bundle is missing", async () => {
   const page = createWebPage({ read: () => Promise.reject(new Deno.errors.NotFound("gone")) });
-  const response = await page.handle(new Request("http://x/assets/app.js"), {});
-  assert.equal(response?.status, 503);
-  assert.match(await response!.text(), /run deno task bundle/);
-  assert.equal(page.handle(new Request("http://x/other"), {}), undefined);
-  assert.equal(page.handle(new Request("http://x/", { method: "POST" }), {}), undefined);
+  const serve = route(page.routes, () => new Response("not the page's", { status: 404 }));
+  const response = await serve(new Request("http://x/assets/app.js"));
+  assert.equal(response.status, 503);
+  assert.match(await response.text(), /run deno task bundle/);
+  for (
+    const request of [new Request("http://x/other"), new Request("http://x/", { method: "POST" })]
+  ) {
+    const other = await serve(request);
+    assert.equal(await other.text(), "not the page's");
+  }
 });
 
 Deno.test("the committed bundles match the sources (deno task bundle)", async () => {
@@ -115,7 +122,7 @@ Deno.test("createWebPage() refuses the page to browser origins not in allowedOri
     read: () => Promise.resolve("// bundle"),
   });
   const get = (path: string, headers: HeadersInit = {}) =>
-    page.handle(new Request(`http://gateway.test${path}`, { headers }), {});
+    route(page.routes, notFound)(new Request(`http://gateway.test${path}`, { headers }));
   const cases: [string, string, HeadersInit, number][] = [
     ["another origin", "/", { origin: "https://evil.example" }, 403],
     ["another origin, /index.html", "/index.html", { origin: "https://evil.example" }, 403],
@@ -132,9 +139,8 @@ Deno.test("createWebPage() refuses the page to browser origins not in allowedOri
   }
   await t.step("every origin passes without a list", async () => {
     const open = createWebPage({ read: () => Promise.resolve("") });
-    const response = await open.handle(
+    const response = await route(open.routes, notFound)(
       new Request("http://gateway.test/", { headers: { origin: "https://evil.example" } }),
-      {},
     );
     assert.equal(response?.status, 200);
     await response?.body?.cancel();
