@@ -21,6 +21,43 @@ import type { UpstreamClient, UpstreamSocketFactory } from "./upstream.ts";
 import { Upstream } from "./upstream.ts";
 import type { WarmSource } from "./upstream_pool.ts";
 
+/**
+ * The GA client event of each transport operation but the audio append (pure). The adapter sends
+ * these; the scripted fake transport of the Bridge tests records the very same.
+ */
+export const gaClientEvent = {
+  commitAudio: (eventId: string): ClientEvent => ({
+    type: "input_audio_buffer.commit",
+    event_id: eventId,
+  }),
+  updateSession: (session: SessionOptions, eventId: string): ClientEvent => ({
+    type: "session.update",
+    event_id: eventId,
+    session: sessionUpdate(session),
+  }),
+  addItem: (item: ItemInput, eventId: string): ClientEvent => ({
+    type: "conversation.item.create",
+    event_id: eventId,
+    item,
+  }),
+  createResponse: (response: ResponseParams | undefined, eventId: string): ClientEvent =>
+    response === undefined
+      ? { type: "response.create", event_id: eventId }
+      : { type: "response.create", event_id: eventId, response },
+  cancelResponse: (responseId: string, eventId: string): ClientEvent => ({
+    type: "response.cancel",
+    event_id: eventId,
+    response_id: responseId,
+  }),
+  truncate: (truncation: Truncation, eventId: string): ClientEvent => ({
+    type: "conversation.item.truncate",
+    event_id: eventId,
+    item_id: truncation.itemId,
+    content_index: truncation.contentIndex,
+    audio_end_ms: truncation.audioEndMs,
+  }),
+};
+
 /** One GA session on an {@linkcode Upstream}. */
 export class OpenAiTransport implements RealtimeTransport {
   readonly #upstream: Upstream;
@@ -53,41 +90,27 @@ export class OpenAiTransport implements RealtimeTransport {
   }
 
   commitAudio(eventId: string): boolean {
-    return this.#send({ type: "input_audio_buffer.commit", event_id: eventId });
+    return this.#send(gaClientEvent.commitAudio(eventId));
   }
 
   updateSession(session: SessionOptions, eventId: string): boolean {
-    return this.#send({
-      type: "session.update",
-      event_id: eventId,
-      session: sessionUpdate(session),
-    });
+    return this.#send(gaClientEvent.updateSession(session, eventId));
   }
 
   addItem(item: ItemInput, eventId: string): boolean {
-    return this.#send({ type: "conversation.item.create", event_id: eventId, item });
+    return this.#send(gaClientEvent.addItem(item, eventId));
   }
 
   createResponse(response: ResponseParams | undefined, eventId: string): boolean {
-    return this.#send(
-      response === undefined
-        ? { type: "response.create", event_id: eventId }
-        : { type: "response.create", event_id: eventId, response },
-    );
+    return this.#send(gaClientEvent.createResponse(response, eventId));
   }
 
   cancelResponse(responseId: string, eventId: string): boolean {
-    return this.#send({ type: "response.cancel", event_id: eventId, response_id: responseId });
+    return this.#send(gaClientEvent.cancelResponse(responseId, eventId));
   }
 
   truncate(truncation: Truncation, eventId: string): boolean {
-    return this.#send({
-      type: "conversation.item.truncate",
-      event_id: eventId,
-      item_id: truncation.itemId,
-      content_index: truncation.contentIndex,
-      audio_end_ms: truncation.audioEndMs,
-    });
+    return this.#send(gaClientEvent.truncate(truncation, eventId));
   }
 
   close(code = 1000, reason = "OK"): void {

@@ -10,7 +10,7 @@ import type {
   ResponseParams,
 } from "../../src/protocol/openai_realtime_client.ts";
 import type { SessionOptions } from "../../src/realtime/session_config.ts";
-import { sessionUpdate } from "../../src/realtime/session_config.ts";
+import { gaClientEvent } from "../../src/realtime/openai_transport.ts";
 import type {
   RealtimeProvider,
   RealtimeTransport,
@@ -107,42 +107,27 @@ export class FakeTransport implements RealtimeTransport {
   }
 
   commitAudio(eventId: string): boolean {
-    return this.#record({ type: "input_audio_buffer.commit", event_id: eventId });
+    return this.#record(gaClientEvent.commitAudio(eventId));
   }
 
   updateSession(session: SessionOptions, eventId: string): boolean {
-    return this.#record({
-      type: "session.update",
-      event_id: eventId,
-      session: sessionUpdate(session),
-      options: session,
-    });
+    return this.#record({ ...gaClientEvent.updateSession(session, eventId), options: session });
   }
 
   addItem(item: ItemInput, eventId: string): boolean {
-    return this.#record({ type: "conversation.item.create", event_id: eventId, item });
+    return this.#record(gaClientEvent.addItem(item, eventId));
   }
 
   createResponse(response: ResponseParams | undefined, eventId: string): boolean {
-    return this.#record(
-      response === undefined
-        ? { type: "response.create", event_id: eventId }
-        : { type: "response.create", event_id: eventId, response },
-    );
+    return this.#record(gaClientEvent.createResponse(response, eventId));
   }
 
   cancelResponse(responseId: string, eventId: string): boolean {
-    return this.#record({ type: "response.cancel", event_id: eventId, response_id: responseId });
+    return this.#record(gaClientEvent.cancelResponse(responseId, eventId));
   }
 
   truncate(truncation: Truncation, eventId: string): boolean {
-    return this.#record({
-      type: "conversation.item.truncate",
-      event_id: eventId,
-      item_id: truncation.itemId,
-      content_index: truncation.contentIndex,
-      audio_end_ms: truncation.audioEndMs,
-    });
+    return this.#record(gaClientEvent.truncate(truncation, eventId));
   }
 
   close(code = 1000, reason = "OK"): void {
