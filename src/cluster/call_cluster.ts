@@ -11,90 +11,26 @@ import { createClient } from "@redis/client";
 import type { Clock, TimerId } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Slots } from "../core/peer.ts";
-import type { CallRecord } from "./call_record.ts";
 import { decodeRecord, encodeRecord } from "./call_record.ts";
-import { CLAIM, HEARTBEAT, LEAVE, PUT, RELEASE, RENEW, SLOT_ACQUIRE, SLOT_SET } from "./scripts.ts";
+import type {
+  CallClusterOptions,
+  ClaimResult,
+  ClusterHost,
+  ClusterView,
+  InstanceInfo,
+} from "./cluster_types.ts";
+import { INSTANCES, strings } from "./cluster_types.ts";
+import { CLAIM, HEARTBEAT, LEAVE, PUT, RELEASE, RENEW } from "./scripts.ts";
+import { ClusterSlots } from "./slots.ts";
 
-/** What the registry asks of this instance's calls (the ConversationManager). */
-export interface ClusterHost {
-  /** The record of a live call here, built now; undefined when it is not here. */
-  record(
-    conversationId: string,
-  ): { readonly record: CallRecord; readonly attached: boolean } | undefined;
-  /** Another instance owns the call now: release it here, leaving the registry alone. */
-  letGo(conversationId: string, reason: string): void;
-  /** Live counts for the cluster view. */
-  counts(): { readonly calls: number; readonly detached: number; readonly sessions: number };
-}
-
-/** The outcome of a claim for a resume. */
-export type ClaimResult =
-  | {
-    readonly kind: "claimed";
-    readonly fence: number;
-    /** The record to continue from; undefined when it could not be read. */
-    readonly record: CallRecord | undefined;
-    /** The instance that owned the call before ("" when none did). */
-    readonly previousOwner: string;
-    /** This instance owned it before (or nobody did): a call still here is the one to resume. */
-    readonly fromSelf: boolean;
-  }
-  | { readonly kind: "missing" }
-  | { readonly kind: "attached"; readonly owner: string }
-  | { readonly kind: "unavailable"; readonly detail: string };
-
-/** One instance as the cluster view shows it. */
-export interface InstanceInfo {
-  readonly instance: string;
-  readonly calls: number;
-  readonly detached: number;
-  readonly sessions: number;
-  readonly startedAt: number;
-}
-
-/** The registry's state for `/health` and `/ready`. */
-export interface ClusterView {
-  readonly instance: string;
-  readonly redis: "up" | "down";
-  /** Live instances (heartbeats within the lease TTL), this one included; empty while down. */
-  readonly instances: readonly InstanceInfo[];
-  /** Phone calls across the cluster (the last heartbeat's sum). */
-  readonly calls: number;
-  /** Calls owned here (registered or waiting to be). */
-  readonly owned: number;
-  /** Calls whose record could not be written yet (Redis down, or an id held elsewhere). */
-  readonly unregistered: number;
-}
-
-/** Registry operations, counted for metrics (`op`: put, claim, renew, release, heartbeat). */
-export type RegistryOp =
-  | "put"
-  | "claim"
-  | "renew"
-  | "release"
-  | "heartbeat"
-  | "letgo"
-  | "slot";
-
-/** Options of a {@linkcode CallCluster}. */
-export interface CallClusterOptions {
-  /** `redis://` or `rediss://` URL. */
-  readonly url: string;
-  /** This instance's id (default: random). */
-  readonly instanceId?: string;
-  /** Owner lease TTL; renewed every third of it. */
-  readonly leaseTtlMs: number;
-  /** How long a resume waits for a live owner's lease to lapse before it is refused. */
-  readonly resumeWaitMs: number;
-  /** The resume grace period: a record outlives its owner's lease by this long. */
-  readonly graceMs: number;
-  /** One Redis command may take this long before it counts as failed (default 2000). */
-  readonly commandTimeoutMs?: number;
-  readonly clock: Clock;
-  readonly log: Logger;
-  /** Counts an operation and its outcome (metrics). */
-  readonly onOp?: (op: RegistryOp, outcome: string) => void;
-}
+export type {
+  CallClusterOptions,
+  ClaimResult,
+  ClusterHost,
+  ClusterView,
+  InstanceInfo,
+  RegistryOp,
+} from "./cluster_types.ts";
 
 interface Owned {
   /** 0 until the first write succeeded. */
@@ -108,7 +44,6 @@ interface Owned {
 
 type Client = ReturnType<typeof createClient>;
 
-const INSTANCES = "vg:instances";
 const callKey = (id: string) => `vg:{${id}}:call`;
 const leaseKey = (id: string) => `vg:{${id}}:lease`;
 const letGoChannel = (instance: string) => `vg:letgo:${instance}`;
@@ -125,8 +60,8 @@ export class CallCluster implements AsyncDisposable, Slots {
   readonly #client: Client;
   readonly #subscriber: Client;
   readonly #owned = new Map<string, Owned>();
-  /** This instance's admission slots per key (the truth its `:slots` hash in Redis mirrors). */
-  readonly #slots = new Map<string, number>();
+  /** This instance's admission slots (the truth its `:slots` hash in Redis mirrors). */
+  readonly #slots: ClusterSlots;
   readonly #abort = new AbortController();
   readonly #startedAt: number;
   #host: ClusterHost | undefined;
@@ -144,6 +79,14 @@ export class CallCluster implements AsyncDisposable, Slots {
     this.instanceId = options.instanceId ?? crypto.randomUUID().slice(0, 12);
     this.#log = options.log.child({ part: "cluster", instance: this.instanceId });
     this.#startedAt = options.clock.now();
+    this.#slots = new ClusterSlots({
+      instanceId: this.instanceId,
+      ttlMs: options.leaseTtlMs,
+      up: () => this.up,
+      closed: () => this.#closed,
+      eval: (script, keys, args) => this.#eval(script, keys, args),
+      ...(options.onOp ? { onOp: options.onOp } : {}),
+    });
     const reconnectStrategy = (retries: number): number =>
       // Backoff with jitter: 100 ms doubling to 2 s, so a Redis restart is noticed quickly.
       Math.round(Math.min(2000, 100 * 2 ** Math.min(retries, 5)) * (0.5 + Math.random() / 2));
@@ -328,56 +271,16 @@ export class CallCluster implements AsyncDisposable, Slots {
   // ---- admission slots (cluster-wide connection caps) ----
 
   /**
-   * Takes a slot of `key` if the cluster holds fewer than `cap` (this instance's count, taken at
-   * once, plus every live instance's last written count). While Redis is away the cap is counted
-   * on this instance only: admissions never wait for Redis.
+   * Takes a slot of `key` if the cluster holds fewer than `cap`; while Redis is away, if this
+   * instance does (see {@linkcode ClusterSlots.acquire}).
    */
-  async acquire(key: string, cap: number): Promise<boolean> {
-    if (this.#closed) return false;
-    // Taken here first, synchronously: concurrent admissions on this instance see each other.
-    const count = (this.#slots.get(key) ?? 0) + 1;
-    this.#slots.set(key, count);
-    let allowed = count <= cap;
-    if (allowed && this.up) {
-      try {
-        const [status] = strings(
-          await this.#eval(SLOT_ACQUIRE, [INSTANCES], [
-            this.instanceId,
-            key,
-            String(cap),
-            String(count),
-            String(this.#options.leaseTtlMs),
-          ]),
-        );
-        this.#options.onOp?.("slot", status ?? "bad reply");
-        allowed = status !== "full";
-      } catch {
-        // Redis went away: the local count decided.
-        this.#options.onOp?.("slot", "error");
-      }
-    }
-    if (!allowed) this.#giveBack(key);
-    return allowed;
+  acquire(key: string, cap: number): Promise<boolean> {
+    return this.#slots.acquire(key, cap);
   }
 
   /** Gives back a slot taken with {@linkcode acquire}. */
   release(key: string): void {
-    this.#giveBack(key);
-  }
-
-  #giveBack(key: string): void {
-    const count = (this.#slots.get(key) ?? 0) - 1;
-    if (count <= 0) this.#slots.delete(key);
-    else this.#slots.set(key, count);
-    if (!this.up || this.#closed) return;
-    // Written in order with later acquisitions and heartbeats (one connection, in order), so a
-    // heartbeat that counted this slot while it was being taken is corrected too.
-    this.#eval(SLOT_SET, [INSTANCES], [
-      this.instanceId,
-      key,
-      String(Math.max(0, count)),
-      String(this.#options.leaseTtlMs),
-    ]).catch(() => this.#options.onOp?.("slot", "error"));
+    this.#slots.release(key);
   }
 
   // ---- internals ----
@@ -511,7 +414,7 @@ export class CallCluster implements AsyncDisposable, Slots {
           String(counts.detached),
           String(counts.sessions),
           String(this.#startedAt),
-          ...[...this.#slots].flatMap(([key, count]) => [key, String(count)]),
+          ...this.#slots.pairs(),
         ]),
       );
       const instances: InstanceInfo[] = [];
@@ -608,10 +511,4 @@ export class CallCluster implements AsyncDisposable, Slots {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** A script's reply as strings (one string, or an array of them). */
-function strings(reply: unknown): string[] {
-  if (Array.isArray(reply)) return reply.map((v) => String(v));
-  return reply === null || reply === undefined ? [] : [String(reply)];
 }
