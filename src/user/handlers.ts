@@ -9,6 +9,7 @@ import { base64ByteLength, isBase64 } from "../protocol/base64.ts";
 import type { LegEvent } from "../bridge/bridge.ts";
 import type { HandlerResult as RouterResult, Handlers, LogEffect } from "../core/router.ts";
 import { dispatch as route, same } from "../core/router.ts";
+import type { ResponseParams } from "../protocol/openai_realtime_client.ts";
 import type { SessionOptions } from "../realtime/session_config.ts";
 import type {
   ClientMessage,
@@ -48,7 +49,7 @@ export type Effect =
   | { readonly type: "upstream.audio"; readonly audio: string }
   | { readonly type: "upstream.commit" }
   | { readonly type: "upstream.text"; readonly text: string }
-  | { readonly type: "upstream.respond"; readonly response: Record<string, unknown> | undefined }
+  | { readonly type: "upstream.respond"; readonly response: ResponseParams | undefined }
   | { readonly type: "upstream.session"; readonly patch: Partial<SessionOptions> }
   | { readonly type: "upstream.interrupt"; readonly playedMs: number | undefined }
   /** The app's tools changed: offer them to the model (with the profile's own). */
@@ -171,9 +172,10 @@ const respondEffect = (
   state: OpenState,
   instructions?: string,
 ): Effect => {
-  const response: Record<string, unknown> = {};
-  if (state.maxOutputTokens !== undefined) response.max_output_tokens = state.maxOutputTokens;
-  if (instructions !== undefined) response.instructions = instructions;
+  const response: ResponseParams = {
+    ...(state.maxOutputTokens === undefined ? {} : { max_output_tokens: state.maxOutputTokens }),
+    ...(instructions === undefined ? {} : { instructions }),
+  };
   return {
     type: "upstream.respond",
     response: Object.keys(response).length > 0 ? response : undefined,
