@@ -38,7 +38,7 @@ Deno.test("deno.lock covers the gateway and the engine (frozen) in at most 20 pa
   assert.ok(packages.length <= 20, `${packages.length} packages: ${packages.join(", ")}`);
   assert.ok(
     !packages.some((p) =>
-      /^(playwright|openai|react|@openai|@types|fast-check|wavefile|@modelcontextprotocol)/.test(p)
+      /^(playwright|openai|react|@openai|@types|fast-check|@modelcontextprotocol)/.test(p)
     ),
   );
 });
