@@ -11,6 +11,7 @@ import { silentLogger } from "./core/logger.ts";
 import type { AgentFactory } from "./audiocodes/conversation.ts";
 import { ConversationManager } from "./audiocodes/conversation_manager.ts";
 import { serveAudioCodesSocket } from "./audiocodes/connection.ts";
+import { watchHandshake } from "./core/handshake_watch.ts";
 import { localSlots, peerAddress } from "./core/peer.ts";
 import { bearerToken, secretsEqual } from "./core/secrets.ts";
 import { GatewayMetrics, outcomeOf } from "./core/metrics.ts";
@@ -110,10 +111,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
   manager.onRelease((_, reason) => metrics.callsTotal.inc({ outcome: outcomeOf(reason) }));
   const sockets = new Set<WebSocket>();
   /**
-   * `/ws` sockets per peer that do not carry a call yet (idle-socket floods), counted across the
-   * cluster when there is one (key `ws-pending:<peer>`).
+   * `/ws` sockets per peer that do not carry a call yet (idle-socket floods). Counted per instance
+   * even in a cluster: it guards this instance's sockets, and a Redis round trip on every VAIC
+   * call setup would add to its latency (app sockets' caps are cluster-wide, see user/route.ts).
    */
-  const pending = cluster ?? localSlots();
+  const pending = localSlots();
   /** Refusals logged per second at most (a refused flood must not flood the log). */
   let refusalLogAt = -Infinity;
   let refusalsSuppressed = 0;
@@ -205,10 +207,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
       pending.release(pendingKey);
     };
     sockets.add(socket);
-    socket.addEventListener("close", () => {
+    const gone = (): void => {
       sockets.delete(socket);
       settle();
-    });
+    };
+    socket.addEventListener("close", gone);
+    // A client gone before the upgrade leaves a socket that never opens nor closes: free it.
+    watchHandshake(socket, { clock, onStuck: gone });
     serveAudioCodesSocket(socket, {
       manager,
       preference: config.MEDIA_FORMATS,
@@ -401,6 +406,12 @@ export function listen(
     /** PEM contents; with them the server speaks TLS (`https://`, `wss://`). */
     tls?: { cert: string; key: string };
     onClose?: () => Promise<void>;
+    /**
+     * Longest wait for the HTTP server's shutdown (default 5000). Deno 2.9.6 waits forever for a
+     * socket upgraded after its client left (it never opens nor closes); the process must still
+     * exit, so past this `close()` returns and the exit takes the rest.
+     */
+    shutdownTimeoutMs?: number;
   },
 ): RunningServer {
   const server = Deno.serve({
@@ -415,7 +426,14 @@ export function listen(
   const close = () =>
     closing ??= (async () => {
       await options.onClose?.();
-      await server.shutdown();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        server.shutdown(),
+        new Promise<void>((resolve) =>
+          timer = setTimeout(resolve, options.shutdownTimeoutMs ?? 5000)
+        ),
+      ]);
+      clearTimeout(timer);
     })();
   return {
     url: `${options.tls ? "https" : "http"}://${

@@ -84,7 +84,7 @@ export class CallCluster implements AsyncDisposable, Slots {
       ttlMs: options.leaseTtlMs,
       up: () => this.up,
       closed: () => this.#closed,
-      eval: (script, keys, args) => this.#eval(script, keys, args),
+      eval: (script, keys, args, timeoutMs) => this.#eval(script, keys, args, timeoutMs),
       ...(options.onOp ? { onOp: options.onOp } : {}),
     });
     const reconnectStrategy = (retries: number): number =>
@@ -434,7 +434,12 @@ export class CallCluster implements AsyncDisposable, Slots {
     }
   }
 
-  async #eval(script: string, keys: string[], args: string[]): Promise<unknown> {
+  async #eval(
+    script: string,
+    keys: string[],
+    args: string[],
+    timeoutMs = this.#options.commandTimeoutMs ?? 2000,
+  ): Promise<unknown> {
     const command = this.#client.sendCommand([
       "EVAL",
       script,
@@ -446,7 +451,7 @@ export class CallCluster implements AsyncDisposable, Slots {
     const timeout = new Promise<never>((_, reject) => {
       timer = this.#clock.setTimeout(
         () => reject(new Error("Redis command timed out")),
-        this.#options.commandTimeoutMs ?? 2000,
+        timeoutMs,
       );
       this.#timers.add(timer);
     });

@@ -20,10 +20,16 @@ export interface SlotStore {
   up(): boolean;
   /** Whether the registry is closed (nothing is admitted then). */
   closed(): boolean;
-  /** Runs a script with the registry's command timeout. */
-  eval(script: string, keys: string[], args: string[]): Promise<unknown>;
+  /** Runs a script, failing after `timeoutMs`. */
+  eval(script: string, keys: string[], args: string[], timeoutMs: number): Promise<unknown>;
   readonly onOp?: (op: RegistryOp, outcome: string) => void;
 }
+
+/**
+ * Longest wait for Redis on an admission: a Redis that is connected but slow (paused, failing
+ * over) must not hold a connection's upgrade; past this the local count decides.
+ */
+export const SLOT_TIMEOUT_MS = 250;
 
 /** This instance's side of the cluster-wide connection caps. */
 export class ClusterSlots implements Slots {
@@ -37,7 +43,7 @@ export class ClusterSlots implements Slots {
   /**
    * Takes a slot of `key` if the cluster holds fewer than `cap` (this instance's count, taken at
    * once, plus every live instance's last written count). While Redis is away the cap is counted
-   * on this instance only: admissions never wait for Redis.
+   * on this instance only, and a slow Redis is waited for at most {@linkcode SLOT_TIMEOUT_MS}.
    */
   async acquire(key: string, cap: number): Promise<boolean> {
     const store = this.#store;
@@ -55,7 +61,7 @@ export class ClusterSlots implements Slots {
             String(cap),
             String(count),
             String(store.ttlMs),
-          ]),
+          ], SLOT_TIMEOUT_MS),
         );
         store.onOp?.("slot", status ?? "bad reply");
         allowed = status !== "full";
@@ -82,7 +88,7 @@ export class ClusterSlots implements Slots {
       key,
       String(Math.max(0, count)),
       String(store.ttlMs),
-    ]).catch(() => store.onOp?.("slot", "error"));
+    ], SLOT_TIMEOUT_MS).catch(() => store.onOp?.("slot", "error"));
   }
 
   /** This instance's counts as `key, count` pairs, for the heartbeat. */

@@ -11,6 +11,7 @@ import { randomId } from "../core/ids.ts";
 import type { Logger } from "../core/logger.ts";
 import { silentLogger } from "../core/logger.ts";
 import { boundedLogger } from "../core/bounded_log.ts";
+import { watchHandshake } from "../core/handshake_watch.ts";
 import type { Slots } from "../core/peer.ts";
 import { localSlots, peerAddress } from "../core/peer.ts";
 import type { Mount } from "../core/mount.ts";
@@ -52,6 +53,8 @@ export interface UserRealtimeOptions {
   readonly slots?: Slots;
   /** The cluster's view for `…/status` (instances and their counts), when there is one. */
   readonly clusterView?: () => Record<string, unknown>;
+  /** How long an upgraded socket may take to open before it is freed (default 5000; tests). */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /** The mounted API and its live connections. */
@@ -161,6 +164,7 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
         "Cannot connect: the gateway has no room for another session; try again later",
         { peer, headers: { "retry-after": "5" } },
       );
+    if (closed) return json({ error: "Cannot connect: the gateway is shutting down" }, 503);
     if (connections.size + admitting >= config.MAX_APP_SESSIONS) return full();
     // Caps: each slot is taken as it is checked (the cluster counts every instance's).
     const peerKey = `app-peer:${peer}`;
@@ -206,17 +210,26 @@ export function createUserRealtime(options: UserRealtimeOptions): UserRealtime {
       // The connection owns the slots now: given back when it closes.
       const keys = held;
       held = [];
-      const connection = serveUserSocket(socket, {
-        deps,
-        route,
-        userId,
-        peer,
-        onClose: (c) => {
-          if (!connections.delete(c)) return;
-          for (const key of keys) slots.release(key);
+      const release = (c: UserConnection): void => {
+        if (!connections.delete(c)) return;
+        for (const key of keys) slots.release(key);
+      };
+      const connection = serveUserSocket(socket, { deps, route, userId, peer, onClose: release });
+      connections.add(connection);
+      // A client gone while we decided leaves a socket that never opens nor closes: free it.
+      watchHandshake(socket, {
+        clock,
+        ...(options.handshakeTimeoutMs === undefined
+          ? {}
+          : { timeoutMs: options.handshakeTimeoutMs }),
+        onStuck: () => {
+          try {
+            connection.close(1001, "the WebSocket handshake did not complete");
+          } finally {
+            release(connection);
+          }
         },
       });
-      connections.add(connection);
       return response;
     } finally {
       admitting--;
