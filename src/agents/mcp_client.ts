@@ -1,6 +1,6 @@
 /**
  * The gateway's MCP client: the part of the Model Context Protocol's Streamable HTTP transport
- * (spec 2025-11-25, back to 2025-03-26) that tools need — `initialize`, `tools/list` (all pages)
+ * (spec 2025-06-18, back to 2025-03-26) that tools need — `initialize`, `tools/list` (all pages)
  * and `tools/call` as JSON-RPC over `POST`, answers as JSON or as an SSE stream, the
  * `Mcp-Session-Id` of a stateful server, and `DELETE` of that session on close.
  *
@@ -9,8 +9,15 @@
  * budget of 20. `tests/agents/mcp_client_test.ts` holds this client to the official server.
  */
 
-/** The newest protocol version offered; the server answers with the one it speaks. */
-export const MCP_PROTOCOL_VERSION = "2025-11-25";
+/**
+ * The protocol version offered; the server answers with the one it speaks. Not 2025-11-25: that
+ * version lets a server end an answer's SSE stream early and expects the client to resume it
+ * (`GET` with `Last-Event-ID`), which this client does not do.
+ */
+export const MCP_PROTOCOL_VERSION = "2025-06-18";
+
+/** Versions this client speaks; another answer to `initialize` is refused. */
+const SUPPORTED_VERSIONS = new Set(["2025-06-18", "2025-03-26"]);
 
 /** One tool as `tools/list` describes it. */
 export interface McpTool {
@@ -24,6 +31,17 @@ export interface McpTool {
 export interface McpToolResult {
   readonly content: readonly unknown[];
   readonly isError: boolean;
+}
+
+/**
+ * The server no longer knows the session (HTTP 404 to a request carrying `Mcp-Session-Id`): the
+ * spec's signal to initialize again.
+ */
+export class McpSessionExpired extends Error {
+  constructor() {
+    super("MCP session expired (HTTP 404)");
+    this.name = "McpSessionExpired";
+  }
 }
 
 /** A JSON-RPC error answer from the server. */
@@ -104,12 +122,13 @@ export async function connectMcp(url: URL, options: McpClientOptions): Promise<M
     }
     if (!response.ok) {
       await response.body?.cancel();
+      if (response.status === 404 && sessionId !== undefined) throw new McpSessionExpired();
       throw new Error(`MCP server answered HTTP ${response.status}`);
     }
     const type = response.headers.get("content-type") ?? "";
     const answer = type.includes("text/event-stream")
       ? await answerFromStream(response, body.id)
-      : (await response.json()) as JsonRpcAnswer;
+      : JSON.parse(await cappedText(response)) as JsonRpcAnswer;
     if (!isObject(answer)) throw new Error("MCP server sent no JSON-RPC answer");
     if (isObject(answer.error)) {
       throw new McpError(
@@ -134,6 +153,9 @@ export async function connectMcp(url: URL, options: McpClientOptions): Promise<M
   }, options.timeoutMs);
   if (!isObject(initialized) || typeof initialized.protocolVersion !== "string") {
     throw new Error("MCP server's initialize answer has no protocolVersion");
+  }
+  if (!SUPPORTED_VERSIONS.has(initialized.protocolVersion)) {
+    throw new Error(`MCP server speaks protocol ${initialized.protocolVersion.slice(0, 20)} only`);
   }
   protocolVersion = initialized.protocolVersion;
   await post({ method: "notifications/initialized" }, options.timeoutMs);
@@ -193,8 +215,24 @@ export async function connectMcp(url: URL, options: McpClientOptions): Promise<M
   };
 }
 
-/** Longest SSE event read (characters): a server cannot grow the gateway's memory unbounded. */
+/** Longest answer or SSE event read (characters): a server cannot grow the gateway's memory. */
 const MAX_EVENT_CHARS = 4 * 1024 * 1024;
+
+/** A JSON answer's text, refused past {@linkcode MAX_EVENT_CHARS}. */
+async function cappedText(response: Response): Promise<string> {
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) return text;
+      text += value;
+      if (text.length > MAX_EVENT_CHARS) throw new Error("MCP server sent an answer over 4 MiB");
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
 
 /**
  * Reads an SSE answer until the JSON-RPC answer to `id` (the server may send its own requests and

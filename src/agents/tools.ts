@@ -9,7 +9,7 @@ import type { Logger } from "../core/logger.ts";
 import type { GatewayMetrics } from "../core/metrics.ts";
 import type { FunctionTool } from "../realtime/session_config.ts";
 import type { McpClient } from "./mcp_client.ts";
-import { connectMcp } from "./mcp_client.ts";
+import { connectMcp, McpSessionExpired } from "./mcp_client.ts";
 import type { AgentProfile, HttpTool, McpServerSpec } from "./profile.ts";
 import { httpToolDefinitions } from "./profile.ts";
 
@@ -39,13 +39,15 @@ const MCP_SEPARATOR = "__";
 export class McpPool {
   readonly #clients = new Map<string, Promise<{ client: McpClient; tools: McpToolInfo[] }>>();
   readonly #log: Logger;
+  #closed = false;
 
   constructor(options: { log: Logger }) {
     this.#log = options.log;
   }
 
   #connect(spec: McpServerSpec): Promise<{ client: McpClient; tools: McpToolInfo[] }> {
-    const key = `${spec.url} ${JSON.stringify(spec.headers)}`;
+    if (this.#closed) return Promise.reject(new Error("the gateway is shutting down"));
+    const key = this.#key(spec);
     let entry = this.#clients.get(key);
     if (!entry) {
       entry = (async () => {
@@ -54,7 +56,14 @@ export class McpPool {
           ...(spec.headers ? { headers: spec.headers } : {}),
           timeoutMs,
         });
-        const listed = await client.listTools({ timeoutMs });
+        let listed;
+        try {
+          listed = await client.listTools({ timeoutMs });
+        } catch (error) {
+          // The session it opened is ended, not left to expire on the server.
+          await client.close();
+          throw error;
+        }
         const tools = listed.map((t) => ({
           name: t.name,
           description: t.description ?? t.title ?? t.name,
@@ -91,11 +100,16 @@ export class McpPool {
     timeoutMs: number,
   ): Promise<{ ok: boolean; output: string }> {
     try {
-      const { client } = await this.#connect(spec);
-      const result = await client.callTool(name, args, {
-        signal,
-        timeoutMs: spec.timeoutMs ?? timeoutMs,
-      });
+      const options = { signal, timeoutMs: spec.timeoutMs ?? timeoutMs };
+      let result;
+      try {
+        result = await (await this.#connect(spec)).client.callTool(name, args, options);
+      } catch (error) {
+        if (!(error instanceof McpSessionExpired)) throw error;
+        // The server forgot the session (restarted, expired it): initialize again, once.
+        this.#clients.delete(this.#key(spec));
+        result = await (await this.#connect(spec)).client.callTool(name, args, options);
+      }
       const text = result.content.map((c) =>
         typeof c === "object" && c !== null && "text" in c && typeof c.text === "string"
           ? c.text
@@ -110,8 +124,13 @@ export class McpPool {
     }
   }
 
-  /** Closes every client. */
+  #key(spec: McpServerSpec): string {
+    return `${spec.url} ${JSON.stringify(spec.headers)}`;
+  }
+
+  /** Closes every client; no new one is opened after. */
   async close(): Promise<void> {
+    this.#closed = true;
     const entries = [...this.#clients.values()];
     this.#clients.clear();
     await Promise.all(entries.map(async (entry) => {

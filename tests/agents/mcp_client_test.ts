@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { McpServer, WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/server";
 import { connectMcp, MCP_PROTOCOL_VERSION, McpError } from "../../src/agents/mcp_client.ts";
+import { McpPool } from "../../src/agents/tools.ts";
+import { silentLogger } from "../../src/core/logger.ts";
+import { McpServerSpec } from "../../src/agents/profile.ts";
 
 type Mode = "sse" | "json" | "stateless";
 
@@ -41,6 +44,8 @@ function officialServer(mode: Mode) {
     }
     if (req.method === "GET") return new Response(null, { status: 405 });
     const id = req.headers.get("mcp-session-id");
+    // A session this server does not know (it restarted): 404, as the spec says.
+    if (id !== null && !transports.has(id)) return new Response(null, { status: 404 });
     let transport = id === null ? undefined : transports.get(id);
     if (!transport) {
       transport = new WebStandardStreamableHTTPServerTransport({
@@ -52,7 +57,13 @@ function officialServer(mode: Mode) {
     }
     return await transport.handleRequest(req);
   });
-  return { url: new URL(`http://127.0.0.1:${server.addr.port}/mcp`), methods, server };
+  return {
+    url: new URL(`http://127.0.0.1:${server.addr.port}/mcp`),
+    methods,
+    server,
+    /** Forgets every session, as a restarted server would. */
+    forget: () => transports.clear(),
+  };
 }
 
 for (const mode of ["sse", "json", "stateless"] as const) {
@@ -146,6 +157,58 @@ Deno.test("MCP client: pages of tools, a server request before the answer, HTTP 
     const controller = new AbortController();
     controller.abort();
     await assert.rejects(client.callTool("a", {}, { timeoutMs: 5000, signal: controller.signal }));
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("McpPool: a session the server forgot (404) is initialized again, once", async () => {
+  const official = officialServer("json");
+  const pool = new McpPool({ log: silentLogger() });
+  try {
+    const spec = McpServerSpec.parse({ name: "bank", url: official.url.href });
+    const signal = new AbortController().signal;
+    const first = await pool.call(spec, "order_status", { order: "O-1" }, signal, 5000);
+    assert.equal(first.ok, true);
+    official.forget();
+    const second = await pool.call(spec, "order_status", { order: "O-2" }, signal, 5000);
+    assert.deepEqual(second, {
+      ok: true,
+      output: JSON.stringify({ order: "O-2", status: "shipped" }),
+    });
+    // Two initializations: the first connection and the one after the 404.
+    assert.equal(official.methods.filter((m) => m === "POST").length >= 6, true);
+  } finally {
+    await pool.close();
+    await official.server.shutdown();
+  }
+});
+
+Deno.test("MCP client: a JSON answer over 4 MiB is refused", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = await req.json();
+    if (body.method === "initialize") {
+      return Response.json({
+        jsonrpc: "2.0",
+        id: body.id,
+        result: { protocolVersion: "2025-06-18", capabilities: {} },
+      });
+    }
+    if (body.method === "notifications/initialized") return new Response(null, { status: 202 });
+    return new Response(
+      `{"jsonrpc":"2.0","id":${body.id},"result":{"tools":[],"x":"${
+        "a".repeat(5 * 1024 * 1024)
+      }"}}`,
+      {
+        headers: { "content-type": "application/json" },
+      },
+    );
+  });
+  try {
+    const client = await connectMcp(new URL(`http://127.0.0.1:${server.addr.port}/`), {
+      timeoutMs: 5000,
+    });
+    await assert.rejects(client.listTools({ timeoutMs: 5000 }), /over 4 MiB/);
   } finally {
     await server.shutdown();
   }
