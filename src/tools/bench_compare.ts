@@ -129,7 +129,11 @@ async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
       break;
     } catch {
-      if (Date.now() > deadline) throw new Error("redis-server did not start");
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        await child.status;
+        throw new Error("redis-server did not start");
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -180,11 +184,13 @@ async function runMode(
   options: { calls: number; duration: number; tapPort: number },
 ): Promise<ModeResult> {
   const mode = variant.name;
-  const redis = variant.redis ? await startRedis() : undefined;
-  const sink = variant.env.OTEL_DENO === "true" ? otlpSink() : undefined;
+  let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+  let sink: ReturnType<typeof otlpSink> | undefined;
   const gateways: DenoChild[] = [];
   let lb: { port: number; close(): void } | undefined;
   try {
+    if (variant.redis) redis = await startRedis();
+    if (variant.env.OTEL_DENO === "true") sink = otlpSink();
     for (let i = 0; i < variant.instances; i++) {
       gateways.push(
         await startDenoChild({
@@ -242,6 +248,8 @@ async function runMode(
       cwd: ROOT,
       env: baseEnv(),
       clearEnv: true,
+      // A hung bench must not hang the comparison (the calls, their spread and start-up, twice).
+      signal: AbortSignal.timeout((options.duration * 2 + 180) * 1000),
       stdout: "piped",
       stderr: "piped",
     }).output();
