@@ -375,9 +375,17 @@ export class CallCluster implements AsyncDisposable, Slots {
     }, ms);
   }
 
-  /** One heartbeat: renew every lease this instance holds, publish counts, read the cluster. */
+  /** One tick: publish counts and read the cluster (heartbeat), renew every lease held here. */
   async #tick(): Promise<void> {
     if (!this.#client.isReady) return;
+    // The heartbeat first: after a reconnect it rewrites this instance's counts (the cluster's
+    // caps read them) before the leases are renewed.
+    await this.#heartbeat();
+    await this.#renew();
+  }
+
+  /** Renews the lease of every call registered here, in one script. */
+  async #renew(): Promise<void> {
     const ids = [...this.#owned].filter(([, e]) => e.registered && e.fence > 0);
     if (ids.length > 0) {
       try {
@@ -404,6 +412,10 @@ export class CallCluster implements AsyncDisposable, Slots {
         this.#options.onOp?.("renew", "error");
       }
     }
+  }
+
+  /** Publishes this instance's counts and slots, and reads the cluster view. */
+  async #heartbeat(): Promise<void> {
     try {
       const counts = this.#host?.counts() ?? { calls: 0, detached: 0, sessions: 0 };
       const reply = strings(
