@@ -71,10 +71,14 @@ export class ResponseSequencer {
 
   /**
    * A response is wanted: true when it is to be sent now (then call {@linkcode sent}); false
-   * when it waits for the active (or an already deferred) one.
+   * when it waits for the active one, for one asked for and not yet created, or behind an already
+   * deferred one (the service refuses a second `response.create` meanwhile).
    */
   request(params: ResponseParams | undefined): boolean {
-    if (this.#phase.phase === "generating" || this.#deferred !== undefined) {
+    if (
+      this.#phase.phase === "generating" || this.#deferred !== undefined ||
+      this.#requested !== undefined
+    ) {
       this.#deferred = { params };
       return false;
     }
@@ -89,6 +93,17 @@ export class ResponseSequencer {
   /** The upstream refused a `response.create`: nothing is asked for any more. */
   refused(): void {
     this.#requested = undefined;
+  }
+
+  /**
+   * The request in flight was answered without an in-band response (refused, or created out of
+   * band): the deferred request to send now, if nothing else is under way.
+   */
+  freed(): ResponseRequest | undefined {
+    if (this.#phase.phase === "generating" || this.#requested !== undefined) return undefined;
+    const deferred = this.#deferred;
+    this.#deferred = undefined;
+    return deferred;
   }
 
   /** `response.created`: true when it is in-band (ours to play and track). */
@@ -183,6 +198,11 @@ export class ResponseSequencer {
     const resume = this.#resume;
     this.#resume = undefined;
     if (this.#phase.phase === "generating") return undefined;
+    if (this.#requested !== undefined) {
+      // A create queued while not ready just went out: anything else waits for its response.
+      if (resume !== undefined) this.#deferred ??= resume;
+      return undefined;
+    }
     if (resume !== undefined) return { kind: "resume", params: resume.params };
     const deferred = this.#deferred;
     if (deferred === undefined) return undefined;

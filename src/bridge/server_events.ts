@@ -105,8 +105,12 @@ export function serverEventHandlers(core: BridgeCore): ServerEventHandlers {
       core.notify({ type: "speech.recognition", text });
     },
     "response.created": (e) => {
-      // Out-of-band (conversation_id null): not ours to track.
-      if (!core.responses.created(e.response.id, e.response.conversation_id !== null)) return;
+      // Out-of-band (conversation_id null): not ours to track; a request waiting on it may go.
+      if (!core.responses.created(e.response.id, e.response.conversation_id !== null)) {
+        const next = core.responses.freed();
+        if (next !== undefined) core.requestResponse(next.params);
+        return;
+      }
       core.notify({ type: "response.started", responseId: e.response.id });
     },
     "response.output_audio.delta": (e) => {
@@ -154,8 +158,13 @@ function onError(core: BridgeCore, error: RealtimeError): void {
   const code = error.code ?? error.type;
   const eventId = error.event_id ?? undefined;
   const eventType = core.eventTypeOf(eventId);
-  // A refused request is no longer awaited (nothing will be created for it).
-  if (eventType === "response.create") core.responses.refused();
+  // A refused request is no longer awaited (nothing will be created for it); one deferred
+  // behind it goes now.
+  if (eventType === "response.create") {
+    core.responses.refused();
+    const next = core.responses.freed();
+    if (next !== undefined && !core.closed()) core.requestResponse(next.params);
+  }
   if (BENIGN_ERRORS.has(code)) {
     core.log.debug({ code, eventType }, "Upstream refused an event (benign)");
     return;

@@ -485,6 +485,8 @@ Deno.test("Bridge holds its sequencing and barge-in invariants over any timeline
         switch (event.type) {
           case "response.create":
             if (model.active) violations.push(`create while ${model.active.id} is active`);
+            // The service refuses a second create before the first is created: never send one.
+            if (model.queue.length > 0) violations.push("create while another is in flight");
             model.queue.push(event.event_id!);
             break;
           case "response.cancel":
@@ -518,8 +520,8 @@ Deno.test("Bridge holds its sequencing and barge-in invariants over any timeline
         switch (s.kind) {
           case "request":
             requests++;
-            // Asked for while one is generating: owed once that one is done.
-            if (h.bridge.generating) owed = true;
+            // Asked for while one is generating or asked for: owed once that one is done.
+            if (h.bridge.generating || model.queue.length > 0) owed = true;
             h.bridge.requestResponse({ instructions: s.instructions });
             break;
           case "serve": {
