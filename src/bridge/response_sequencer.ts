@@ -126,9 +126,12 @@ export class ResponseSequencer {
     if (this.#phase.phase === "generating" && autoResponds) this.#unansweredTurn = true;
   }
 
-  /** Barge-in: the id of the response to cancel, if one is being generated (now discarded). */
+  /**
+   * Barge-in: the id of the response to cancel, if one is being generated and not cancelled yet
+   * (now discarded; a second barge-in before its `response.done` sends no second cancel).
+   */
   cancel(): string | undefined {
-    if (this.#phase.phase !== "generating") return undefined;
+    if (this.#phase.phase !== "generating" || this.#phase.cancelled) return undefined;
     this.#phase = { ...this.#phase, cancelled: true };
     return this.#phase.responseId;
   }

@@ -96,3 +96,12 @@ Deno.test("ResponseSequencer holds a request while one is asked for and not yet 
     assert.deepEqual(s.next(), { kind: "request", params: { instructions: "A" } });
   });
 });
+
+Deno.test("ResponseSequencer cancels a response once, however often the caller barges in", () => {
+  const s = new ResponseSequencer();
+  s.sent(undefined);
+  s.created("r1", true);
+  assert.equal(s.cancel(), "r1");
+  assert.equal(s.cancel(), undefined, "already cancelled");
+  assert.equal(s.discarded("r1"), true);
+});
