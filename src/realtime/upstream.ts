@@ -13,7 +13,7 @@
  * {@linkcode UpstreamListener.onListenerError}. After {@linkcode Upstream.close} no listener is
  * called again, so frames already queued on the socket never reach the caller.
  */
-// @ts-types="@types/ws"
+// @ts-types="./ws_client.d.ts"
 import WsWebSocket from "ws";
 import type { Logger } from "../core/logger.ts";
 import { parseServerEvent } from "../protocol/openai_realtime.ts";

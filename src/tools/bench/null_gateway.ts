@@ -12,7 +12,7 @@
  * Env: PORT (0), OPENAI_REALTIME_URL (the tap), UPSTREAM_CLIENT. Logs the same ready line as
  * `src/main.ts`.
  */
-// @ts-types="@types/ws"
+// @ts-types="../../realtime/ws_client.d.ts"
 import WsWebSocket from "ws";
 
 const APPEND_OPEN = `{"type":"input_audio_buffer.append","audio":"`;
