@@ -89,6 +89,17 @@ export type ToolChoice = z.infer<typeof ToolChoice>;
 const MaxOutputTokens = z.union([z.int().min(1).max(4096), z.literal("inf")]);
 const OutputModalities = z.array(z.enum(["audio", "text"])).min(1).max(1);
 
+/** What a session and a single response both set: tools, reasoning, output length. */
+const ModelSettings = {
+  tools: z.array(Tool).optional(),
+  tool_choice: ToolChoice.optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  reasoning: z.strictObject({
+    effort: z.enum(["minimal", "low", "medium", "high", "xhigh"]).optional(),
+  }).nullable().optional(),
+  max_output_tokens: MaxOutputTokens.optional(),
+};
+
 /** The GA `session` object of `session.update` (§2.1). */
 export const SessionPatch = z.strictObject({
   type: z.enum(["realtime", "transcription"]),
@@ -109,13 +120,7 @@ export const SessionPatch = z.strictObject({
       speed: z.number().min(0.25).max(1.5).optional(),
     }).optional(),
   }).optional(),
-  tools: z.array(Tool).optional(),
-  tool_choice: ToolChoice.optional(),
-  parallel_tool_calls: z.boolean().optional(),
-  reasoning: z.strictObject({
-    effort: z.enum(["minimal", "low", "medium", "high", "xhigh"]).optional(),
-  }).nullable().optional(),
-  max_output_tokens: MaxOutputTokens.optional(),
+  ...ModelSettings,
   truncation: z.union([
     z.enum(["auto", "disabled"]),
     z.strictObject({
@@ -228,13 +233,7 @@ export const ResponseParams = z.strictObject({
       voice: Voice.optional(),
     }).optional(),
   }).optional(),
-  tools: z.array(Tool).optional(),
-  tool_choice: ToolChoice.optional(),
-  parallel_tool_calls: z.boolean().optional(),
-  reasoning: z.strictObject({
-    effort: z.enum(["minimal", "low", "medium", "high", "xhigh"]).optional(),
-  }).nullable().optional(),
-  max_output_tokens: MaxOutputTokens.optional(),
+  ...ModelSettings,
   conversation: z.enum(["auto", "none"]).optional(),
   input: z.array(ResponseInputEntry).optional(),
   metadata: z.record(z.string().max(64), z.string().max(512)).nullable().optional(),

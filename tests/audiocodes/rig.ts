@@ -62,16 +62,16 @@ export class Vaic implements AsyncDisposable {
   readonly conversationId: string;
   mediaFormat: AudioCodesFormat = "raw/mulaw";
 
-  constructor(app: App, conversationId: string = crypto.randomUUID()) {
+  constructor(app: { readonly url: string }, conversationId: string = crypto.randomUUID()) {
     this.socket = new JsonSocket(wsUrl(app, "/ws"));
     this.conversationId = conversationId;
   }
 
-  /** initiate → accepted → start activity → userStream.start → started. */
+  /** initiate → accepted → start activity → userStream.start → started; resolves with accepted. */
   async begin(
     formats: AudioCodesFormat[] = ["raw/mulaw"],
     options: { botName?: string } = {},
-  ): Promise<void> {
+  ): Promise<Record<string, unknown>> {
     this.socket.send({
       type: "session.initiate",
       conversationId: this.conversationId,
@@ -91,6 +91,12 @@ export class Vaic implements AsyncDisposable {
         parameters: { caller: "+14155550123", callee: "+18005550199" },
       }],
     });
+    await this.openStream();
+    return accepted;
+  }
+
+  /** userStream.start → userStream.started. */
+  async openStream(): Promise<void> {
     this.socket.send({ type: "userStream.start", conversationId: this.conversationId });
     await this.socket.next("userStream.started");
   }

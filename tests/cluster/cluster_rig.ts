@@ -5,13 +5,10 @@
  */
 import type { RunningEngine } from "../../src/local/main.ts";
 import { startEngine } from "../../src/local/main.ts";
-import type { PcmAudio } from "../../src/audio/wav.ts";
-import { encodeForFormat } from "../../src/tools/call.ts";
-import type { AudioCodesFormat } from "../../src/protocol/media_format.ts";
-import { formatPlan } from "../../src/protocol/media_format.ts";
 import type { GatewayProcess } from "../gateway_process.ts";
 import { startGatewayProcess } from "../gateway_process.ts";
-import { JsonSocket, TIMEOUT_SCALE } from "../json_socket.ts";
+import { TIMEOUT_SCALE } from "../json_socket.ts";
+import { Vaic } from "../audiocodes/rig.ts";
 import { RealtimeTap } from "../realtime_tap.ts";
 import { RedisServer } from "./redis_server.ts";
 
@@ -101,47 +98,11 @@ export function logLine(
   return undefined;
 }
 
-/** One VAIC call socket to a gateway, driven by hand. */
-export class CallLeg implements AsyncDisposable {
-  readonly socket: JsonSocket;
-  readonly conversationId: string;
-  mediaFormat: AudioCodesFormat;
-
-  constructor(
-    gateway: { url: string },
-    conversationId: string,
-    mediaFormat: AudioCodesFormat = "raw/mulaw",
-  ) {
-    this.socket = new JsonSocket(`${gateway.url.replace(/^http/, "ws")}/ws`);
-    this.conversationId = conversationId;
-    this.mediaFormat = mediaFormat;
-  }
-
-  /** initiate → accepted → start activity → userStream.start → started. */
-  async begin(formats: AudioCodesFormat[]): Promise<Record<string, unknown>> {
-    this.socket.send({
-      type: "session.initiate",
-      conversationId: this.conversationId,
-      caller: "+14155550123",
-      botName: "test",
-      expectAudioMessages: true,
-      supportedMediaFormats: formats,
-    });
-    const accepted = await this.socket.next("session.accepted");
-    this.mediaFormat = accepted.mediaFormat as AudioCodesFormat;
-    this.socket.send({
-      type: "activities",
-      conversationId: this.conversationId,
-      activities: [{
-        type: "event",
-        name: "start",
-        parameters: { caller: "+14155550123", callee: "+18005550199" },
-      }],
-    });
-    await this.openStream();
-    return accepted;
-  }
-
+/**
+ * One VAIC call socket to a gateway, driven by hand: the phone rig's {@linkcode Vaic} plus a
+ * resume and a dropped connection.
+ */
+export class CallLeg extends Vaic {
   /** `session.resume`; resolves with the answer (`session.accepted` or `session.error`). */
   async resume(timeoutMs = 10_000): Promise<Record<string, unknown>> {
     this.socket.send({ type: "session.resume", conversationId: this.conversationId });
@@ -151,35 +112,8 @@ export class CallLeg implements AsyncDisposable {
     );
   }
 
-  /** userStream.start → userStream.started. */
-  async openStream(): Promise<void> {
-    this.socket.send({ type: "userStream.start", conversationId: this.conversationId });
-    await this.socket.next("userStream.started");
-  }
-
-  /** Streams audio as 20 ms chunks, as fast as the socket takes them. */
-  async stream(audio: PcmAudio): Promise<void> {
-    const bytes = await encodeForFormat(audio, this.mediaFormat);
-    const frame = formatPlan(this.mediaFormat).bytesPerMs * 20;
-    for (let i = 0; i < bytes.length; i += frame) {
-      if (this.socket.socket.readyState !== WebSocket.OPEN) return;
-      this.socket.send({
-        type: "userStream.chunk",
-        conversationId: this.conversationId,
-        audioChunk: bytes.subarray(i, i + frame).toBase64(),
-      });
-    }
-  }
-
   /** Closes the socket without `session.end` (a dropped connection). */
   drop(): Promise<void> {
     return this.socket.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (this.socket.socket.readyState === WebSocket.OPEN) {
-      this.socket.send({ type: "session.end", conversationId: this.conversationId });
-    }
-    await this.socket.close();
   }
 }
