@@ -1,3 +1,4 @@
+import { recordingLogger } from "../user/recording_log.ts";
 import assert from "node:assert/strict";
 import { Bridge } from "../../src/bridge/bridge.ts";
 import type { BridgeOptions } from "../../src/bridge/bridge.ts";
@@ -6,7 +7,6 @@ import { silentLogger } from "../../src/core/logger.ts";
 import { startTestEngine } from "../local/engine_helpers.ts";
 import {
   burstResponse,
-  captureLog,
   closedPort,
   RecordingLeg,
   ScriptedUpstream,
@@ -263,7 +263,7 @@ Deno.test("a leg that throws fails its call, not the process", async (t) => {
           if (event.type === "response.create") burstResponse(connection, "resp_1", 10);
         },
       });
-      const { log, records } = captureLog();
+      const { log, entries: records } = recordingLogger();
       const { bridge, leg, failures } = bridgeFor(upstream.url, { log });
       await using _bridge = bridge;
       bridge.start();

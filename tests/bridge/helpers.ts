@@ -4,7 +4,6 @@
  */
 import FakeTimers from "@sinonjs/fake-timers";
 import type { Clock, TimerId } from "../../src/core/clock.ts";
-import type { Logger } from "../../src/core/logger.ts";
 import type { BridgeLeg, LegEvent } from "../../src/bridge/bridge.ts";
 import type { Interrupted } from "../../src/bridge/playout.ts";
 import type { SessionOptions } from "../../src/realtime/session_config.ts";
@@ -115,31 +114,6 @@ export class RecordingLeg implements BridgeLeg {
   async until(check: (calls: readonly LegCall[]) => boolean, what: string): Promise<void> {
     await this.#signal.until(() => check(this.calls), what);
   }
-}
-
-/** A log record. */
-export interface LogRecord {
-  readonly level: string;
-  readonly fields: Record<string, unknown>;
-  readonly message: string;
-}
-
-/** A logger that keeps every record. */
-export function captureLog(): { log: Logger; records: LogRecord[] } {
-  const records: LogRecord[] = [];
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const at = (level: string) => (fields: Record<string, unknown>, message: string) =>
-      void records.push({ level, fields: { ...bindings, ...fields }, message });
-    return {
-      trace: at("trace"),
-      debug: at("debug"),
-      info: at("info"),
-      warn: at("warn"),
-      error: at("error"),
-      child: (more) => make({ ...bindings, ...more }),
-    };
-  };
-  return { log: make({}), records };
 }
 
 /** A fake clock that tells which timers were armed, so tests can step a backoff schedule. */
