@@ -74,8 +74,6 @@ Deno.test({
   // …and freed by the watchdog, since the socket never opens.
   await until(() => server.user.connections.size === 0, "the watchdog");
   assert.equal(slots.held(), 0);
-  // Closing is bounded even though Deno still holds the stuck connection.
-  const started = Date.now();
+  // Closing returns even though Deno still holds the stuck connection (unbounded, it never would).
   await server.close();
-  assert.ok(Date.now() - started < 3000, "close() returned");
 });
